@@ -1,0 +1,232 @@
+// Process, port, HTTP and file helpers for the local stack (scripts/local/stack.ts).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { constants, openSync, closeSync, readFileSync } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+
+export const scriptsDir = import.meta.dirname;
+export const repoRoot = path.resolve(scriptsDir, '..', '..');
+
+export function cacheDir(): string {
+  const env = process.env;
+  return env.PIGGY_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'piggy');
+}
+
+/** KEY=VALUE lines of scripts/local/versions.env. */
+export function readVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path.join(scriptsDir, 'versions.env'), 'utf8').split('\n')) {
+    const m = /^\s*([A-Z0-9_]+)=["']?([^"'#\s]*)["']?\s*(#.*)?$/.exec(line);
+    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+export async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function findOnPath(name: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && (await isExecutable(path.join(dir, name)))) return path.join(dir, name);
+  }
+  return undefined;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion; stderr is passed through when `inheritStderr` is set. */
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; inheritStderr?: boolean; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', opts.inheritStderr ? 'inherit' : 'pipe'],
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr }));
+    child.stdin?.end(opts.input ?? '');
+  });
+}
+
+/** A port that was free on 127.0.0.1 a moment ago (the caller retries on a collision). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+export interface Spawned {
+  child: ChildProcess;
+  pid: number;
+  exited: () => string | undefined;
+}
+
+/** Starts `bin` in its own process group with stdout+stderr appended to `logFile`; it outlives us. */
+export function spawnDetached(bin: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Spawned {
+  const fd = openSync(logFile, 'a');
+  let exit: string | undefined;
+  try {
+    const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
+    child.on('exit', (code, sig) => (exit = sig ? `killed by ${sig}` : `exited with code ${code}`));
+    child.on('error', (err) => (exit = `failed to start: ${err.message}`));
+    child.unref();
+    if (child.pid === undefined) throw new Error(`failed to start ${bin}`);
+    return { child, pid: child.pid, exited: () => exit };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** True when pid exists and is not a zombie. */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** True when pid runs `bin` (its argv[0]), guarding against pid reuse. */
+export function runsBinary(pid: number, bin: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === bin;
+  } catch {
+    return false;
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // the group is gone already
+  }
+}
+
+/** SIGTERM to the process group of pid, SIGKILL after `graceMs`. */
+export async function stopGroup(pid: number, graceMs = 10_000): Promise<void> {
+  signalGroup(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isRunning(pid) && Date.now() < deadline) await sleep(100);
+  if (isRunning(pid)) signalGroup(pid, 'SIGKILL');
+  while (isRunning(pid) && Date.now() < deadline + 5_000) await sleep(50);
+}
+
+export async function tail(file: string, lines = 30): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export interface HttpResult {
+  status: number;
+  body: string;
+}
+
+export interface HttpOptions {
+  token?: string;
+  basic?: { username: string; password: string };
+  ca?: string;
+  timeoutMs?: number;
+}
+
+export function httpGet(url: string, opts: HttpOptions = {}): Promise<HttpResult> {
+  const u = new URL(url);
+  const lib = u.protocol === 'https:' ? https : http;
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.basic) {
+    headers.authorization = `Basic ${Buffer.from(`${opts.basic.username}:${opts.basic.password}`).toString('base64')}`;
+  }
+  return new Promise((resolve, reject) => {
+    const req = lib.get(u, { headers, timeout: opts.timeoutMs ?? 3_000, ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** Polls `check` until it returns true; fails early when the process died or the signal aborts. */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  opts: { timeoutMs: number; proc?: Spawned; signal?: AbortSignal },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let last = 'not ready';
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const exit = opts.proc?.exited();
+    if (exit) throw new Error(`${what} ${exit}`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${opts.timeoutMs} ms (${last})`);
+    await sleep(200);
+  }
+}
+
+/** An htpasswd line with a bcrypt hash, from the `htpasswd` tool or the `bcryptjs` package; undefined without either. */
+export async function htpasswdLine(htpasswd: string | undefined, user: string, password: string): Promise<string | undefined> {
+  if (htpasswd) {
+    const res = await run(htpasswd, ['-niB', '-C', '10', user], { input: `${password}\n` });
+    if (res.code !== 0) throw new Error(`htpasswd failed: ${res.stderr.trim()}`);
+    return res.stdout.trim();
+  }
+  const hash = await bcryptjsHash(password);
+  return hash ? `${user}:${hash}` : undefined;
+}
+
+type BcryptModule = { hashSync?: (pw: string, rounds: number) => string; default?: BcryptModule };
+
+async function bcryptjsHash(password: string): Promise<string | undefined> {
+  const name = 'bcryptjs'; // optional: not a dependency yet, so imported by a non-literal specifier
+  try {
+    const mod = (await import(name)) as BcryptModule;
+    const hashSync = mod.hashSync ?? mod.default?.hashSync;
+    return hashSync?.(password, 10);
+  } catch {
+    return undefined;
+  }
+}

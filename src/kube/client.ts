@@ -1,0 +1,36 @@
+import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { AppError } from '../shared/errors.ts';
+
+/** Kubernetes config from a kubeconfig file when one is given, else in-cluster, else the default chain. */
+export function loadKubeConfig(kubeconfigPath: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (kubeconfigPath !== undefined) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromDefault();
+  } catch (cause) {
+    throw new AppError('ERR_KUBE_CONFIG', 'cannot load the Kubernetes configuration', {
+      cause,
+      details: { kubeconfig: kubeconfigPath ?? 'in-cluster' },
+    });
+  }
+  if (kc.getCurrentCluster() === null) {
+    throw new AppError('ERR_KUBE_CONFIG', 'the Kubernetes configuration names no cluster', {
+      details: { kubeconfig: kubeconfigPath ?? 'in-cluster' },
+    });
+  }
+  return kc;
+}
+
+/** Resolves with the API server's version once it answers; classifies failures as transient. */
+export async function fetchServerVersion(kc: KubeConfig): Promise<string> {
+  try {
+    const info = await kc.makeApiClient(VersionApi).getCode();
+    return info.gitVersion;
+  } catch (cause) {
+    throw new AppError('ERR_KUBE_UNREACHABLE', 'the Kubernetes API server did not answer', {
+      kind: 'transient',
+      cause,
+      details: { server: kc.getCurrentCluster()?.server },
+    });
+  }
+}

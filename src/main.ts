@@ -1,0 +1,93 @@
+import { once } from 'node:events';
+import { createAwsClients } from './aws/clients.ts';
+import { loadConfig, type Config, type ConfigIssue } from './config/config.ts';
+import { fetchServerVersion, loadKubeConfig } from './kube/client.ts';
+import { buildApp } from './server/app.ts';
+import { startHttpsListener } from './server/https-listener.ts';
+import { startMetricsListener } from './server/metrics-listener.ts';
+import { isAppError } from './shared/errors.ts';
+import { createLogger, type Logger } from './shared/logger.ts';
+import { createMetrics } from './shared/metrics.ts';
+import { Readiness } from './shared/readiness.ts';
+
+/** `piggy controller`: config → logger → clients → components → signals. Returns the exit code. */
+export async function runController(): Promise<number> {
+  const loaded = loadConfig();
+  if (!loaded.ok) {
+    reportConfigIssues(loaded.issues);
+    return 1;
+  }
+  const config = loaded.config;
+  const log = createLogger({ level: config.logLevel });
+  try {
+    return await serve(config, log);
+  } catch (error) {
+    log.fatal({ err: error, code: isAppError(error) ? error.code : undefined }, 'controller failed to start');
+    return 1;
+  }
+}
+
+async function serve(config: Config, log: Logger): Promise<number> {
+  const kc = loadKubeConfig(config.kubeconfig);
+  const aws = createAwsClients(config.awsRegion);
+  const metrics = createMetrics();
+  const readiness = new Readiness();
+  const abort = new AbortController();
+
+  readiness.register('kubernetes');
+  void waitForKubernetes(kc, log, abort.signal).then((ready) => readiness.set('kubernetes', ready));
+
+  const https = await startHttpsListener({
+    address: config.listenAddress,
+    certFile: config.tlsCertFile,
+    keyFile: config.tlsKeyFile,
+    reloadIntervalMs: config.tlsReloadIntervalMs,
+    handler: buildApp({ readiness, metrics, log }),
+    log,
+  });
+  const metricsListener = await startMetricsListener(config.metricsAddress, metrics).catch(async (error: unknown) => {
+    await https.close(0);
+    throw error;
+  });
+  log.info({ httpsPort: https.port, metricsPort: metricsListener.port }, 'controller started');
+
+  const signal = await Promise.race([
+    once(process, 'SIGTERM').then(() => 'SIGTERM'),
+    once(process, 'SIGINT').then(() => 'SIGINT'),
+  ]);
+  log.info({ signal }, 'shutting down');
+  readiness.drain();
+  abort.abort();
+  await Promise.all([https.close(config.shutdownTimeoutMs), metricsListener.close(config.shutdownTimeoutMs)]);
+  aws.destroy();
+  log.info('stopped');
+  return 0;
+}
+
+/** Polls the API server with capped backoff until it answers or the process stops. */
+async function waitForKubernetes(
+  kc: ReturnType<typeof loadKubeConfig>,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<boolean> {
+  for (let attempt = 0; !signal.aborted; attempt += 1) {
+    try {
+      const version = await fetchServerVersion(kc);
+      log.info({ version }, 'kubernetes api reachable');
+      return true;
+    } catch (error) {
+      if (attempt % 10 === 0) log.warn({ err: error, attempt }, 'kubernetes api not reachable yet');
+      const delay = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    }
+  }
+  return false;
+}
+
+function reportConfigIssues(issues: readonly ConfigIssue[]): void {
+  const log = createLogger({ level: 'info', destination: process.stderr });
+  log.error({ code: 'ERR_CONFIG_INVALID', issues }, 'configuration invalid');
+  const lines = issues.map((issue) => `  ${issue.variable}: ${issue.problem}`);
+  process.stderr.write(`piggy: invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}\n`);
+}
+
