@@ -1,13 +1,14 @@
-// Process, port, HTTP and file helpers for the local stack (scripts/local/stack.ts).
+// Tool provisioning, process, port and HTTP helpers for the local stack (scripts/local/stack.ts).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { constants, openSync, closeSync, readFileSync } from 'node:fs';
+import { constants, openSync, closeSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import bcrypt from 'bcryptjs';
 
 export const scriptsDir = import.meta.dirname;
 export const repoRoot = path.resolve(scriptsDir, '..', '..');
@@ -207,26 +208,64 @@ export async function waitUntil(
   }
 }
 
-/** An htpasswd line with a bcrypt hash, from the `htpasswd` tool or the `bcryptjs` package; undefined without either. */
-export async function htpasswdLine(htpasswd: string | undefined, user: string, password: string): Promise<string | undefined> {
-  if (htpasswd) {
-    const res = await run(htpasswd, ['-niB', '-C', '10', user], { input: `${password}\n` });
-    if (res.code !== 0) throw new Error(`htpasswd failed: ${res.stderr.trim()}`);
-    return res.stdout.trim();
-  }
-  const hash = await bcryptjsHash(password);
-  return hash ? `${user}:${hash}` : undefined;
+/** An htpasswd line with a bcrypt hash (what distribution's htpasswd auth accepts). */
+export function htpasswdLine(user: string, password: string): string {
+  return `${user}:${bcrypt.hashSync(password, 10)}`;
 }
 
-type BcryptModule = { hashSync?: (pw: string, rounds: number) => string; default?: BcryptModule };
+export interface Tools {
+  kubeApiserver: string;
+  etcd: string;
+  kubectl: string | undefined;
+  registry: string;
+  motoPython: string;
+}
 
-async function bcryptjsHash(password: string): Promise<string | undefined> {
-  const name = 'bcryptjs'; // optional: not a dependency yet, so imported by a non-literal specifier
-  try {
-    const mod = (await import(name)) as BcryptModule;
-    const hashSync = mod.hashSync ?? mod.default?.hashSync;
-    return hashSync?.(password, 10);
-  } catch {
-    return undefined;
+async function ensureBuilt(what: string, file: string, signal?: AbortSignal): Promise<string> {
+  if (await isExecutable(file)) return file;
+  const res = await run(path.join(scriptsDir, 'build-binaries.sh'), [what], { inheritStderr: true, ...(signal ? { signal } : {}) });
+  if (res.code !== 0 || !(await isExecutable(file))) throw new Error(`build-binaries.sh ${what} failed (exit ${res.code})`);
+  return file;
+}
+
+async function ensureMoto(version: string, signal?: AbortSignal): Promise<string> {
+  const dir = path.join(cacheDir(), `moto-${version}`);
+  const python = path.join(dir, 'bin', 'python');
+  if (await isExecutable(python)) return python;
+  console.error(`creating moto ${version} virtualenv`);
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  const opts = { inheritStderr: true, ...(signal ? { signal } : {}) };
+  const steps: [string, string[]][] = [
+    ['python3', ['-m', 'venv', tmp]],
+    [path.join(tmp, 'bin', 'pip'), ['install', '--quiet', `moto[server]==${version}`]],
+  ];
+  for (const [cmd, args] of steps) {
+    const res = await run(cmd, args, opts);
+    if (res.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${res.code})\n${res.stdout}`);
   }
+  renameSync(tmp, dir);
+  return python;
+}
+
+/** Absolute paths of the stack's binaries, building or installing what is missing. */
+export async function ensureTools(opts: { signal?: AbortSignal } = {}): Promise<Tools> {
+  const v = readVersions();
+  const missing = ['K8S_VERSION', 'ETCD_VERSION', 'MOTO_VERSION', 'DISTRIBUTION_VERSION'].filter((k) => !v[k]);
+  if (missing.length > 0) throw new Error(`versions.env lacks ${missing.join(', ')}`);
+  const cache = cacheDir();
+  const k8s = path.join(cache, `k8s-${v.K8S_VERSION}`);
+  const assets = process.env.KUBEBUILDER_ASSETS && path.resolve(process.env.KUBEBUILDER_ASSETS);
+  const inAssets = async (name: string) => (assets && (await isExecutable(path.join(assets, name))) ? path.join(assets, name) : undefined);
+  let kubeApiserver = await inAssets('kube-apiserver');
+  let etcd = await inAssets('etcd');
+  let kubectl = await inAssets('kubectl');
+  if (!kubeApiserver || !etcd) {
+    kubeApiserver = await ensureBuilt('k8s', path.join(k8s, 'kube-apiserver'), opts.signal);
+    etcd = await ensureBuilt('etcd', path.join(cache, `etcd-${v.ETCD_VERSION}`, 'etcd'), opts.signal);
+  }
+  if (!kubectl) kubectl = (await isExecutable(path.join(k8s, 'kubectl'))) ? path.join(k8s, 'kubectl') : await findOnPath('kubectl');
+  const registry = await ensureBuilt('registry', path.join(cache, `distribution-${v.DISTRIBUTION_VERSION}`, 'registry'), opts.signal);
+  const motoPython = await ensureMoto(v.MOTO_VERSION ?? '', opts.signal);
+  return { kubeApiserver, etcd, kubectl, registry, motoPython };
 }

@@ -1,24 +1,16 @@
 // The local stack: etcd + kube-apiserver, moto (AWS) and distribution registries, each a detached
 // process recorded in DIR/stack.json. Used by `npm run local` (cli.ts) and the test driver.
-// Registry auth: `registryAuth: true` requires the htpasswd-protected second registry, `false`
-// skips it, and unset starts it when a bcrypt hasher (`htpasswd` tool or `bcryptjs`) is available.
+// Registry auth: a second registry with htpasswd basic auth starts unless `registryAuth: false`.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { cacheDir, findOnPath, freePort, htpasswdLine, httpGet, isExecutable, isRunning, readVersions, run } from './procs.ts';
-import { runsBinary, scriptsDir, spawnDetached, stopGroup, tail, waitUntil } from './procs.ts';
-import type { HttpOptions } from './procs.ts';
+import { ensureTools, freePort, htpasswdLine, httpGet, isRunning, run, runsBinary, spawnDetached, stopGroup, tail, waitUntil } from './procs.ts';
+import type { HttpOptions, Tools } from './procs.ts';
 
-export interface Tools {
-  kubeApiserver: string;
-  etcd: string;
-  kubectl: string | undefined;
-  registry: string;
-  motoPython: string;
-  htpasswd: string | undefined;
-}
+export { ensureTools };
+export type { Tools };
 
 export interface ComponentInfo {
   name: string;
@@ -65,58 +57,11 @@ export interface StartOptions {
 
 type StackRecord = Partial<StackInfo> & Pick<StackInfo, 'dir' | 'ready' | 'components'>;
 
-async function ensureBuilt(what: string, file: string, signal?: AbortSignal): Promise<string> {
-  if (await isExecutable(file)) return file;
-  const res = await run(path.join(scriptsDir, 'build-binaries.sh'), [what], { inheritStderr: true, ...(signal ? { signal } : {}) });
-  if (res.code !== 0 || !(await isExecutable(file))) throw new Error(`build-binaries.sh ${what} failed (exit ${res.code})`);
-  return file;
-}
-
-async function ensureMoto(version: string, signal?: AbortSignal): Promise<string> {
-  const dir = path.join(cacheDir(), `moto-${version}`);
-  const python = path.join(dir, 'bin', 'python');
-  if (await isExecutable(python)) return python;
-  console.error(`creating moto ${version} virtualenv`);
-  const tmp = `${dir}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  const opts = { inheritStderr: true, ...(signal ? { signal } : {}) };
-  const steps: [string, string[]][] = [
-    ['python3', ['-m', 'venv', tmp]],
-    [path.join(tmp, 'bin', 'pip'), ['install', '--quiet', `moto[server]==${version}`]],
-  ];
-  for (const [cmd, args] of steps) {
-    const res = await run(cmd, args, opts);
-    if (res.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${res.code})\n${res.stdout}`);
-  }
-  renameSync(tmp, dir);
-  return python;
-}
-
-/** Absolute paths of the stack's binaries, building or installing what is missing. */
-export async function ensureTools(opts: { signal?: AbortSignal } = {}): Promise<Tools> {
-  const v = readVersions();
-  const cache = cacheDir();
-  const k8s = path.join(cache, `k8s-${v.K8S_VERSION}`);
-  const assets = process.env.KUBEBUILDER_ASSETS;
-  const inAssets = async (name: string) => (assets && (await isExecutable(path.join(assets, name))) ? path.join(assets, name) : undefined);
-  let kubeApiserver = await inAssets('kube-apiserver');
-  let etcd = await inAssets('etcd');
-  let kubectl = await inAssets('kubectl');
-  if (!kubeApiserver || !etcd) {
-    kubeApiserver = await ensureBuilt('k8s', path.join(k8s, 'kube-apiserver'), opts.signal);
-    etcd = await ensureBuilt('etcd', path.join(cache, `etcd-${v.ETCD_VERSION}`, 'etcd'), opts.signal);
-  }
-  if (!kubectl) kubectl = (await isExecutable(path.join(k8s, 'kubectl'))) ? path.join(k8s, 'kubectl') : await findOnPath('kubectl');
-  const registry = await ensureBuilt('registry', path.join(cache, `distribution-${v.DISTRIBUTION_VERSION}`, 'registry'), opts.signal);
-  const motoPython = await ensureMoto(v.MOTO_VERSION ?? '', opts.signal);
-  return { kubeApiserver, etcd, kubectl, registry, motoPython, htpasswd: await findOnPath('htpasswd') };
-}
-
 const stackFile = (dir: string) => path.join(dir, 'stack.json');
 
-function readRecord(dir: string): StackRecord | undefined {
+async function readRecord(dir: string): Promise<StackRecord | undefined> {
   try {
-    return JSON.parse(readFileSync(stackFile(dir), 'utf8')) as StackRecord;
+    return JSON.parse(await readFile(stackFile(dir), 'utf8')) as StackRecord;
   } catch {
     return undefined;
   }
@@ -129,7 +74,7 @@ function writeRecord(rec: StackRecord): void {
 
 /** The stack recorded in DIR/stack.json once it finished starting, else undefined. */
 export async function readStack(dir: string): Promise<StackInfo | undefined> {
-  const rec = readRecord(path.resolve(dir));
+  const rec = await readRecord(path.resolve(dir));
   return rec?.ready ? (rec as StackInfo) : undefined;
 }
 
@@ -148,6 +93,7 @@ interface Launch {
   ready: (url: string) => Promise<boolean>;
   timeoutMs: number;
   prepare?: (ports: number[]) => void;
+  env?: NodeJS.ProcessEnv;
 }
 
 async function pickPorts(n: number): Promise<number[]> {
@@ -168,7 +114,7 @@ async function launch(ctx: Ctx, spec: Launch): Promise<ComponentInfo> {
     spec.prepare?.(ports);
     writeFileSync(log, '');
     const args = spec.args(ports);
-    const proc = spawnDetached(spec.bin, args, log);
+    const proc = spawnDetached(spec.bin, args, log, spec.env);
     const info = { name: spec.name, pid: proc.pid, bin: spec.bin, args, ports, url: spec.url(ports), log, startedAt: new Date().toISOString() };
     ctx.rec.components.push(info);
     writeRecord(ctx.rec);
@@ -179,7 +125,7 @@ async function launch(ctx: Ctx, spec: Launch): Promise<ComponentInfo> {
       await stopGroup(proc.pid, 3_000);
       if (ctx.signal.aborted) throw err;
       const lines = await tail(log);
-      if (attempt < 3 && !ctx.signal.aborted && /address already in use/i.test(lines)) continue;
+      if (attempt < 3 && /address already in use/i.test(lines)) continue;
       const msg = err instanceof Error ? err.message : String(err);
       throw new Error(`${spec.name} failed: ${msg}\n--- last lines of ${log} ---\n${lines}`, { cause: err });
     }
@@ -296,6 +242,7 @@ function registrySpec(ctx: Ctx, name: string, htpasswd?: string): Launch {
       writeFileSync(config, stringify(cfg));
     },
     args: () => ['serve', config],
+    env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' },
     url: ([port]) => `http://127.0.0.1:${port}`,
     ready: (url) => ok(auth ? 401 : 200)(`${url}/v2/`),
     timeoutMs: 30_000,
@@ -310,12 +257,7 @@ async function startRegistries(ctx: Ctx, want: boolean | undefined): Promise<voi
   if (want === false) return;
   const username = 'piggy';
   const password = randomBytes(12).toString('hex');
-  const line = await htpasswdLine(ctx.tools.htpasswd, username, password);
-  if (!line) {
-    if (want) throw new Error('registry auth needs a bcrypt hasher: install htpasswd (apache2-utils) or bcryptjs');
-    console.error('no htpasswd tool or bcryptjs package: skipping the auth registry');
-    return;
-  }
+  const line = htpasswdLine(username, password);
   const file = path.join(ctx.rec.dir, 'registry-auth.htpasswd');
   writeFileSync(file, `${line}\n`, { mode: 0o600 });
   const info = await launch(ctx, registrySpec(ctx, 'registry-auth', file));
@@ -325,7 +267,7 @@ async function startRegistries(ctx: Ctx, want: boolean | undefined): Promise<voi
   ctx.rec.registryAuth = registryAuth;
 }
 
-const generated = ['etcd', 'apiserver', 'registry-data', 'registry-auth-data', 'kubeconfig', 'aws.env', 'registry', 'registry-auth.json'];
+const generated = ['etcd', 'apiserver', 'registry-data', 'registry-auth-data', 'kubeconfig', 'aws.env', 'registry', 'registry-auth.json', 'registry-auth.htpasswd'];
 
 /** Starts a fresh stack in DIR; on failure stops what it started and throws with the log tail. */
 export async function startStack(dir: string, opts: StartOptions = {}, toolsIn?: Tools): Promise<StackInfo> {
@@ -361,7 +303,7 @@ export async function startStack(dir: string, opts: StartOptions = {}, toolsIn?:
 
 /** Stops the recorded processes (reverse start order) that still run their recorded binary. */
 export async function stopStack(dir: string): Promise<void> {
-  const rec = readRecord(path.resolve(dir));
+  const rec = await readRecord(path.resolve(dir));
   if (!rec) return;
   for (const c of [...rec.components].reverse()) {
     if (isRunning(c.pid) && runsBinary(c.pid, c.bin)) await stopGroup(c.pid);
@@ -370,7 +312,7 @@ export async function stopStack(dir: string): Promise<void> {
 }
 
 export async function stackStatus(dir: string): Promise<ComponentStatus[]> {
-  const rec = readRecord(path.resolve(dir));
+  const rec = await readRecord(path.resolve(dir));
   return (rec?.components ?? []).map((c) => ({
     name: c.name,
     running: isRunning(c.pid) && runsBinary(c.pid, c.bin),

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Checks the system tools the project builds and tests with, installing Debian packages where
+# they are missing and apt is available: Go (to build the control plane), Python 3 with venv
+# (for the AWS emulator), openssl (test certificates), git and curl.
+set -euo pipefail
+missing=()
+command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || missing+=(golang-go)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "ensure-system: installing ${missing[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  else
+    echo "ensure-system: missing ${missing[*]}; install them and retry" >&2
+    exit 1
+  fi
+fi
+gover="$(go env GOVERSION 2>/dev/null || /usr/local/go/bin/go env GOVERSION)"
+case "$gover" in
+  go1.2[6-9]*|go1.[3-9][0-9]*) ;;
+  *) echo "ensure-system: Go >= 1.26 is needed to build kube-apiserver (found $gover); or set KUBEBUILDER_ASSETS" >&2
+     [ -n "${KUBEBUILDER_ASSETS:-}" ] || exit 1 ;;
+esac

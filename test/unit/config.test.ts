@@ -1,0 +1,59 @@
+import test from 'ava';
+import { parseConfig } from '../../src/config/config.ts';
+
+const minimal = { TLS_CERT_FILE: '/tls/tls.crt', TLS_PRIVATE_KEY_FILE: '/tls/tls.key' };
+
+test('defaults fill every optional variable and the config is frozen', (t) => {
+  const result = parseConfig(minimal);
+  if (!result.ok) return t.fail(JSON.stringify(result.issues));
+  t.deepEqual(result.config.listenAddress, { host: '', port: 8443 });
+  t.deepEqual(result.config.metricsAddress, { host: '', port: 9090 });
+  t.is(result.config.logLevel, 'info');
+  t.is(result.config.shutdownTimeoutMs, 25_000);
+  t.is(result.config.tlsReloadIntervalMs, 10_000);
+  t.is(result.config.kubeconfig, undefined);
+  t.true(Object.isFrozen(result.config));
+});
+
+test('explicit values are parsed into their types', (t) => {
+  const result = parseConfig({
+    ...minimal,
+    LISTEN_ADDRESS: '127.0.0.1:0',
+    METRICS_ADDRESS: '[::1]:9100',
+    LOG_LEVEL: 'debug',
+    SHUTDOWN_TIMEOUT: '1m30s',
+    TLS_RELOAD_INTERVAL: '500ms',
+    KUBECONFIG: '/home/me/.kube/config',
+    AWS_REGION: 'eu-west-1',
+  });
+  if (!result.ok) return t.fail(JSON.stringify(result.issues));
+  t.deepEqual(result.config.listenAddress, { host: '127.0.0.1', port: 0 });
+  t.deepEqual(result.config.metricsAddress, { host: '::1', port: 9100 });
+  t.is(result.config.shutdownTimeoutMs, 90_000);
+  t.is(result.config.tlsReloadIntervalMs, 500);
+  t.is(result.config.kubeconfig, '/home/me/.kube/config');
+  t.is(result.config.awsRegion, 'eu-west-1');
+});
+
+test('every bad variable is reported at once', (t) => {
+  const result = parseConfig({
+    LOG_LEVEL: 'loud',
+    LISTEN_ADDRESS: 'localhost',
+    METRICS_ADDRESS: ':99999',
+    SHUTDOWN_TIMEOUT: '0s',
+    TLS_RELOAD_INTERVAL: 'soon',
+  });
+  if (result.ok) return t.fail('expected issues');
+  t.deepEqual(
+    result.issues.map((issue) => issue.variable).sort(),
+    ['LISTEN_ADDRESS', 'LOG_LEVEL', 'METRICS_ADDRESS', 'SHUTDOWN_TIMEOUT', 'TLS_CERT_FILE', 'TLS_PRIVATE_KEY_FILE', 'TLS_RELOAD_INTERVAL'],
+  );
+  for (const issue of result.issues) t.regex(issue.problem, /\S/);
+});
+
+test('blank values count as unset', (t) => {
+  const result = parseConfig({ ...minimal, LOG_LEVEL: '  ', KUBECONFIG: '' });
+  if (!result.ok) return t.fail(JSON.stringify(result.issues));
+  t.is(result.config.logLevel, 'info');
+  t.is(result.config.kubeconfig, undefined);
+});
