@@ -1,0 +1,120 @@
+import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import {
+  ANNOTATION_DATA_HASH,
+  ANNOTATION_REGION,
+  ANNOTATION_SECRET_ID,
+  ANNOTATION_VERSION_ID,
+  API_VERSION,
+  KIND,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  listRefs,
+  type AWSSecret,
+} from './awssecret.ts';
+import { hashSecretData, type SecretData } from './secret-data.ts';
+
+export const DEFAULT_SECRET_TYPE = 'Opaque';
+
+/** What identifies the source of a generated Secret: compared to decide whether AWS must be read. */
+export interface SourceIdentity {
+  readonly secretIds: string;
+  readonly versionIds: string;
+  readonly region: string;
+}
+
+export function buildSourceIdentity(awsSecret: AWSSecret, region: string): SourceIdentity {
+  const refs = listRefs(awsSecret.spec);
+  return {
+    secretIds: refs.map((entry) => entry.ref.secretId).join(','),
+    versionIds: refs.map((entry) => entry.ref.versionId).join(','),
+    region,
+  };
+}
+
+export function secretTypeOf(awsSecret: AWSSecret): string {
+  const type = awsSecret.spec.type?.trim();
+  return type === undefined || type === '' ? DEFAULT_SECRET_TYPE : type;
+}
+
+export function buildOwnerReference(awsSecret: AWSSecret): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: awsSecret.metadata.name,
+    uid: awsSecret.metadata.uid,
+    controller: true,
+  };
+}
+
+/**
+ * The Secret an AWSSecret stands for: same name and namespace, owned by it, labels and annotations
+ * exactly spec.metadata's plus piggy's own (piggy's win), the given data and type.
+ */
+export function buildDesiredSecret(awsSecret: AWSSecret, data: SecretData, region: string): V1Secret {
+  const type = secretTypeOf(awsSecret);
+  const source = buildSourceIdentity(awsSecret, region);
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: awsSecret.metadata.name,
+      namespace: awsSecret.metadata.namespace,
+      labels: { ...awsSecret.spec.metadata?.labels, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      annotations: {
+        ...awsSecret.spec.metadata?.annotations,
+        [ANNOTATION_SECRET_ID]: source.secretIds,
+        [ANNOTATION_VERSION_ID]: source.versionIds,
+        [ANNOTATION_REGION]: source.region,
+        [ANNOTATION_DATA_HASH]: hashSecretData(data, type),
+      },
+      ownerReferences: [buildOwnerReference(awsSecret)],
+    },
+    type,
+    data: { ...data },
+  };
+}
+
+function sameRecord(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
+  const left = a ?? {};
+  const right = b ?? {};
+  const keys = Object.keys(left);
+  return keys.length === Object.keys(right).length && keys.every((key) => right[key] === left[key]);
+}
+
+/** Whether the existing Secret is exactly what piggy would write (data, type, labels, annotations, owner). */
+export function isSecretInSync(existing: V1Secret, desired: V1Secret): boolean {
+  const owner = desired.metadata?.ownerReferences?.[0];
+  return (
+    (existing.type ?? DEFAULT_SECRET_TYPE) === desired.type &&
+    sameRecord(existing.data, desired.data) &&
+    sameRecord(existing.metadata?.labels, desired.metadata?.labels) &&
+    sameRecord(existing.metadata?.annotations, desired.metadata?.annotations) &&
+    (existing.metadata?.ownerReferences ?? []).some((ref) => ref.uid === owner?.uid && ref.controller === true)
+  );
+}
+
+/** Whether piggy manages this Secret for this AWSSecret (labelled by piggy and owned by it). */
+export function isManagedBy(existing: V1Secret, awsSecret: AWSSecret): boolean {
+  const labelled = existing.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+  const refs = existing.metadata?.ownerReferences ?? [];
+  const owned = refs.some((ref) => ref.kind === KIND && ref.name === awsSecret.metadata.name);
+  return labelled && (owned || refs.length === 0);
+}
+
+/**
+ * Existing data that piggy can trust as the pinned version's content: the Secret records the same
+ * source and its data still matches the recorded hash. Then no AWS call is needed.
+ */
+export function trustedExistingData(existing: V1Secret, awsSecret: AWSSecret, region: string): SecretData | undefined {
+  const annotations = existing.metadata?.annotations ?? {};
+  const source = buildSourceIdentity(awsSecret, region);
+  if (
+    annotations[ANNOTATION_SECRET_ID] !== source.secretIds ||
+    annotations[ANNOTATION_VERSION_ID] !== source.versionIds ||
+    annotations[ANNOTATION_REGION] !== source.region
+  ) {
+    return undefined;
+  }
+  const data = existing.data ?? {};
+  return annotations[ANNOTATION_DATA_HASH] === hashSecretData(data, existing.type ?? DEFAULT_SECRET_TYPE) ? data : undefined;
+}

@@ -1,0 +1,188 @@
+import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { createEventRecorder } from '../kube/events.ts';
+import { startInformer, type RunningInformer } from '../kube/informer.ts';
+import { startLeaderElection, type LeaderElection } from '../kube/leader-election.ts';
+import { buildResourceClient } from '../kube/resources.ts';
+import type { AccessPolicy } from '../shared/access-policy.ts';
+import type { Logger } from '../shared/logger.ts';
+import { API_VERSION, GROUP, KIND, MANAGED_SELECTOR, PLURAL, VERSION, keyOf, type AWSSecret } from './awssecret.ts';
+import { createOperatorMetrics, type OperatorMetrics } from './operator-metrics.ts';
+import { reconcileAWSSecret, type ReconcilerDeps, type SecretWrite, type VersionRef } from './reconciler.ts';
+import type { SourceValue } from './secret-data.ts';
+import { UpdateChecker } from './update-check.ts';
+import { WorkQueue } from './work-queue.ts';
+
+export interface OperatorSettings {
+  readonly policy: AccessPolicy;
+  readonly defaultRegion: string | undefined;
+  readonly concurrency: number;
+  readonly conflictRetryMs: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly updateCheckSchedule: string | undefined;
+  readonly updateCheckJitterMs: number;
+  readonly lease: { readonly namespace: string; readonly name: string; readonly identity: string; readonly durationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number };
+}
+
+export interface OperatorDeps {
+  readonly kc: KubeConfig;
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly fetchVersion: (ref: VersionRef) => Promise<SourceValue>;
+  readonly describeCurrentVersion: (ref: { region: string; secretId: string }) => Promise<{ versionId: string }>;
+  readonly onVersionChanged?: (awsSecret: AWSSecret, versionIds: string) => void;
+  readonly settings: OperatorSettings;
+}
+
+export interface Operator {
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+const CRD = { group: GROUP, version: VERSION, plural: PLURAL };
+
+/** Runs the reconciler while this process holds the lease: informers feed a keyed work queue. */
+export function startOperator(deps: OperatorDeps): Operator {
+  const metrics = createOperatorMetrics(deps.registry);
+  let running: { stop(): Promise<void> } | undefined;
+  let transition = Promise.resolve();
+  const election: LeaderElection = startLeaderElection({
+    kc: deps.kc,
+    ...deps.settings.lease,
+    leaseDurationMs: deps.settings.lease.durationMs,
+    log: deps.log,
+    onStartedLeading: () => {
+      metrics.leader.set(1);
+      transition = transition.then(() => {
+        running = startReconciling(deps, metrics);
+      });
+    },
+    onStoppedLeading: () => {
+      metrics.leader.set(0);
+      transition = transition.then(async () => {
+        await running?.stop();
+        running = undefined;
+      });
+    },
+  });
+  return {
+    isLeader: () => election.isLeader(),
+    stop: async () => {
+      await election.stop();
+      await transition;
+      await running?.stop();
+    },
+  };
+}
+
+function ownerKey(secret: V1Secret): string | undefined {
+  const owner = secret.metadata?.ownerReferences?.find((ref) => ref.kind === KIND && ref.apiVersion.startsWith(`${GROUP}/`));
+  const namespace = secret.metadata?.namespace;
+  const name = owner?.name ?? secret.metadata?.name;
+  return namespace === undefined || name === undefined ? undefined : keyOf(namespace, name);
+}
+
+function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(): Promise<void> } {
+  const client = buildResourceClient(deps.kc);
+  const events = createEventRecorder(deps.kc, 'piggy', deps.log);
+  const { settings } = deps;
+  // eslint-disable-next-line prefer-const -- assigned once the queue that uses it exists
+  let reconcilerDeps: ReconcilerDeps;
+  const queue = new WorkQueue({
+    concurrency: settings.concurrency,
+    baseDelayMs: settings.retryBaseMs,
+    maxDelayMs: settings.retryMaxMs,
+    process: (key) => reconcileAWSSecret(reconcilerDeps, key),
+    onDepthChange: (depth) => metrics.queueDepth.set(depth),
+  });
+  const enqueue = (object: { metadata?: { namespace?: string; name?: string } }): void => {
+    const { namespace, name } = object.metadata ?? {};
+    if (namespace !== undefined && name !== undefined) queue.add(keyOf(namespace, name));
+  };
+  const awsSecrets: RunningInformer<AWSSecret> = startInformer<AWSSecret>({
+    kc: deps.kc,
+    name: 'awssecrets',
+    path: `/apis/${API_VERSION}/${PLURAL}`,
+    list: () => client.listCustomObjects<AWSSecret>(CRD),
+    log: deps.log,
+    handlers: {
+      onAdd: enqueue,
+      onUpdate: (object: AWSSecret, previous: AWSSecret | undefined) => {
+        if (previous?.metadata.generation !== object.metadata.generation || object.metadata.deletionTimestamp !== undefined) enqueue(object);
+      },
+      onDelete: (object: AWSSecret) => {
+        const key = keyOf(object.metadata.namespace, object.metadata.name);
+        queue.forget(key);
+        checker.forget(key);
+      },
+    },
+  });
+  const onSecret = (secret: V1Secret): void => {
+    const key = ownerKey(secret);
+    if (key !== undefined) queue.add(key);
+  };
+  const secrets: RunningInformer<V1Secret> = startInformer({
+    kc: deps.kc,
+    name: 'secrets',
+    path: '/api/v1/secrets',
+    labelSelector: MANAGED_SELECTOR,
+    list: () => client.listSecrets(MANAGED_SELECTOR),
+    log: deps.log,
+    handlers: { onAdd: onSecret, onUpdate: onSecret, onDelete: onSecret },
+  });
+  const checker = new UpdateChecker({
+    defaultSchedule: settings.updateCheckSchedule,
+    maxJitterMs: settings.updateCheckJitterMs,
+    describeCurrentVersion: deps.describeCurrentVersion,
+    log: deps.log,
+    metrics,
+  });
+  reconcilerDeps = {
+    getAWSSecret: (namespace, name) => awsSecrets.get(name, namespace),
+    getSecret: (namespace, name) => secrets.get(name, namespace),
+    writeSecret: (action, desired, existing) => writeSecret(client, metrics, action, desired, existing),
+    patchStatus: (awsSecret, status) =>
+      client.patchStatus(CRD, awsSecret.metadata.namespace, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status),
+    fetchVersion: deps.fetchVersion,
+    recordEvent: (awsSecret, type, reason, message) =>
+      events.record(
+        { apiVersion: API_VERSION, kind: KIND, name: awsSecret.metadata.name, namespace: awsSecret.metadata.namespace, uid: awsSecret.metadata.uid },
+        type,
+        reason,
+        message,
+      ),
+    onVersionChanged: deps.onVersionChanged,
+    updateChecker: checker,
+    policy: settings.policy,
+    defaultRegion: settings.defaultRegion,
+    conflictRetryMs: settings.conflictRetryMs,
+    now: () => new Date(),
+    log: deps.log,
+    metrics,
+  };
+  deps.log.info('reconciler started');
+  return {
+    stop: async () => {
+      await Promise.all([awsSecrets.stop(), secrets.stop()]);
+      await queue.stop();
+      deps.log.info('reconciler stopped');
+    },
+  };
+}
+
+async function writeSecret(
+  client: ReturnType<typeof buildResourceClient>,
+  metrics: OperatorMetrics,
+  action: SecretWrite,
+  desired: V1Secret,
+  existing: V1Secret | undefined,
+): Promise<void> {
+  if (action === 'create') await client.createSecret(desired);
+  else if (action === 'update') await client.replaceSecret(desired, existing?.metadata?.resourceVersion);
+  else {
+    await client.deleteSecret(desired.metadata?.namespace ?? '', desired.metadata?.name ?? '', existing?.metadata?.uid);
+    await client.createSecret(desired);
+  }
+  metrics.secretWrites.inc({ action });
+}

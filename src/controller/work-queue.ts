@@ -1,0 +1,131 @@
+import PQueue from 'p-queue';
+
+/** What processing a key asks for next (controller-runtime's reconcile contract). */
+export type Outcome =
+  | { readonly kind: 'done'; readonly requeueAfterMs?: number }
+  /** A transient failure: retried with capped exponential backoff and jitter. */
+  | { readonly kind: 'retry' }
+  /** A terminal failure: not retried; a new event for the key (a spec change) brings it back. */
+  | { readonly kind: 'terminal'; readonly requeueAfterMs?: number };
+
+export interface WorkQueueOptions {
+  readonly concurrency: number;
+  readonly process: (key: string) => Promise<Outcome>;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Injected for tests; defaults to Math.random. */
+  readonly random?: () => number;
+  readonly onDepthChange?: (depth: number) => void;
+}
+
+/**
+ * A keyed work queue: at most one in-flight item per key (an event during processing runs the key
+ * once more afterwards), duplicates collapsed while waiting, global concurrency from p-queue.
+ */
+export class WorkQueue {
+  readonly #options: WorkQueueOptions;
+  readonly #queue: PQueue;
+  readonly #waiting = new Set<string>();
+  readonly #running = new Set<string>();
+  readonly #dirty = new Set<string>();
+  readonly #timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  readonly #failures = new Map<string, number>();
+  #stopped = false;
+
+  constructor(options: WorkQueueOptions) {
+    this.#options = options;
+    this.#queue = new PQueue({ concurrency: options.concurrency });
+  }
+
+  get depth(): number {
+    return this.#waiting.size;
+  }
+
+  failuresOf(key: string): number {
+    return this.#failures.get(key) ?? 0;
+  }
+
+  add(key: string): void {
+    if (this.#stopped) return;
+    if (this.#running.has(key)) {
+      this.#dirty.add(key);
+      return;
+    }
+    if (this.#waiting.has(key)) return;
+    this.#waiting.add(key);
+    this.#depthChanged();
+    void this.#queue.add(() => this.#run(key));
+  }
+
+  /** Adds the key after a delay; an earlier pending delay for the same key wins. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.#stopped) return;
+    const at = Date.now() + delayMs;
+    const existing = this.#timers.get(key);
+    if (existing !== undefined && existing.at <= at) return;
+    if (existing !== undefined) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    timer.unref();
+    this.#timers.set(key, { at, timer });
+  }
+
+  /** Drops a key's timers and failure count (the object is gone). */
+  forget(key: string): void {
+    const existing = this.#timers.get(key);
+    if (existing !== undefined) clearTimeout(existing.timer);
+    this.#timers.delete(key);
+    this.#failures.delete(key);
+  }
+
+  /** Stops taking work, cancels timers, and waits for in-flight items. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#queue.clear();
+    this.#waiting.clear();
+    await this.#queue.onIdle();
+  }
+
+  /** Resolves when nothing waits or runs (timers not counted). */
+  onIdle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  backoffDelay(failures: number): number {
+    const exponential = Math.min(this.#options.maxDelayMs, this.#options.baseDelayMs * 2 ** Math.max(0, failures - 1));
+    const random = this.#options.random ?? Math.random;
+    return Math.round(exponential * (0.5 + random() / 2));
+  }
+
+  async #run(key: string): Promise<void> {
+    if (!this.#waiting.delete(key)) return;
+    this.#depthChanged();
+    this.#running.add(key);
+    try {
+      const outcome = await this.#options.process(key).catch((): Outcome => ({ kind: 'retry' }));
+      this.#settle(key, outcome);
+    } finally {
+      this.#running.delete(key);
+      if (this.#dirty.delete(key)) this.add(key);
+    }
+  }
+
+  #settle(key: string, outcome: Outcome): void {
+    if (outcome.kind === 'retry') {
+      const failures = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, failures);
+      this.addAfter(key, this.backoffDelay(failures));
+      return;
+    }
+    this.#failures.delete(key);
+    if (outcome.requeueAfterMs !== undefined) this.addAfter(key, outcome.requeueAfterMs);
+  }
+
+  #depthChanged(): void {
+    this.#options.onDepthChange?.(this.#waiting.size);
+  }
+}

@@ -1,0 +1,81 @@
+import test from 'ava';
+import type { AWSSecret } from '../../src/controller/awssecret.ts';
+import {
+  buildDesiredSecret,
+  isManagedBy,
+  isSecretInSync,
+  trustedExistingData,
+} from '../../src/controller/desired-secret.ts';
+import { planSpecChecks } from '../../src/controller/reconciler.ts';
+
+const awsSecret = (spec: AWSSecret['spec'] = {}): AWSSecret => ({
+  metadata: { name: 'db', namespace: 'team', uid: 'uid-1', generation: 1 },
+  spec: {
+    stringDataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: 'v1' } },
+    metadata: { labels: { app: 'x' }, annotations: { note: 'y' } },
+    ...spec,
+  },
+});
+const data = { password: 'cA==' };
+
+test('the desired Secret carries owner, labels, annotations, type and data', (t) => {
+  const secret = buildDesiredSecret(awsSecret({ type: 'kubernetes.io/basic-auth' }), data, 'eu-west-1');
+  t.is(secret.metadata?.name, 'db');
+  t.is(secret.metadata?.namespace, 'team');
+  t.deepEqual(secret.metadata?.labels, { app: 'x', 'app.kubernetes.io/managed-by': 'piggy' });
+  t.like(secret.metadata?.annotations, {
+    note: 'y',
+    'piggysec.com/aws-secret-id': 'team/db',
+    'piggysec.com/aws-version-id': 'v1',
+    'piggysec.com/aws-region': 'eu-west-1',
+  });
+  t.regex(secret.metadata?.annotations?.['piggysec.com/data-hash'] ?? '', /^sha256:/);
+  t.deepEqual(secret.metadata?.ownerReferences, [{ apiVersion: 'piggysec.com/v1alpha1', kind: 'AWSSecret', name: 'db', uid: 'uid-1', controller: true }]);
+  t.is(secret.type, 'kubernetes.io/basic-auth');
+  t.deepEqual(secret.data, data);
+});
+
+test('piggy labels win over spec labels that try to unset management', (t) => {
+  const secret = buildDesiredSecret(awsSecret({ metadata: { labels: { 'app.kubernetes.io/managed-by': 'helm' } } }), data, 'r');
+  t.is(secret.metadata?.labels?.['app.kubernetes.io/managed-by'], 'piggy');
+});
+
+test('in sync only when data, type, labels, annotations and owner all match', (t) => {
+  const desired = buildDesiredSecret(awsSecret(), data, 'r');
+  t.true(isSecretInSync(structuredClone(desired), desired));
+  t.false(isSecretInSync({ ...structuredClone(desired), data: { password: 'eA==' } }, desired));
+  t.false(isSecretInSync({ ...structuredClone(desired), type: 'Other' }, desired));
+  const extraLabel = structuredClone(desired);
+  extraLabel.metadata = { ...extraLabel.metadata, labels: { ...extraLabel.metadata?.labels, added: 'by-hand' } };
+  t.false(isSecretInSync(extraLabel, desired));
+  const noOwner = structuredClone(desired);
+  noOwner.metadata = { ...noOwner.metadata, ownerReferences: [] };
+  t.false(isSecretInSync(noOwner, desired));
+});
+
+test('existing data is trusted only when source and data hash match', (t) => {
+  const desired = buildDesiredSecret(awsSecret(), data, 'r');
+  t.deepEqual(trustedExistingData(desired, awsSecret(), 'r'), data);
+  t.is(trustedExistingData(desired, awsSecret(), 'other-region'), undefined);
+  const bumped = awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: 'v2' } } });
+  t.is(trustedExistingData(desired, bumped, 'r'), undefined);
+  t.is(trustedExistingData({ ...desired, data: { password: 'ZWRpdGVk' } }, awsSecret(), 'r'), undefined, 'a hand edit is not trusted');
+});
+
+test('a Secret is ours only with the managed-by label and no foreign owner', (t) => {
+  const desired = buildDesiredSecret(awsSecret(), data, 'r');
+  t.true(isManagedBy(desired, awsSecret()));
+  t.false(isManagedBy({ metadata: { name: 'db', namespace: 'team' } }, awsSecret()));
+  t.false(isManagedBy({ metadata: { name: 'db', labels: { 'app.kubernetes.io/managed-by': 'piggy' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', uid: 'u' }] } }, awsSecret()));
+});
+
+test('spec checks: region, versionId and the namespace access policy', (t) => {
+  t.deepEqual(planSpecChecks(awsSecret(), ['{namespace}/*'], 'us-east-1'), { region: 'us-east-1' });
+  t.deepEqual(planSpecChecks(awsSecret({ region: 'eu-west-1' }), ['{namespace}/*'], undefined), { region: 'eu-west-1' });
+  const noRegion = planSpecChecks(awsSecret(), ['*'], undefined);
+  t.true(noRegion instanceof Error && /region/.test(noRegion.message));
+  const foreign = planSpecChecks(awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'other/db', versionId: 'v1' } } }), ['{namespace}/*'], 'r');
+  t.true(foreign instanceof Error && (foreign as { code?: string }).code === 'ERR_AWSSECRET_POLICY');
+  const noVersion = planSpecChecks(awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: '' } } }), ['*'], 'r');
+  t.true(noVersion instanceof Error && /versionId/.test(noVersion.message));
+});
