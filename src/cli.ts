@@ -1,17 +1,20 @@
-import { runController } from './main.ts';
+import { processEnvironment } from './config/config.ts';
 
 const USAGE = `usage: piggy <command>
 
 commands:
-  controller   run the controller (reconciler, webhook, proxy, metrics)
-  help         show this text
+  controller                run the controller (reconciler, webhook, proxy, metrics)
+  bump [--check] [paths]    set AWSSecret versionIds to AWSCURRENT (--check: exit 1 if stale)
+  help                      show this text
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...rest] = argv;
   switch (command) {
     case 'controller':
-      return runController();
+      return (await import('./main.ts')).runController();
+    case 'bump':
+      return (await import('./bump/run.ts')).runBump(rest, processEnvironment(), { stdout: process.stdout, stderr: process.stderr });
     case 'help':
     case '--help':
     case '-h':

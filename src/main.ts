@@ -1,13 +1,18 @@
 import { once } from 'node:events';
+import { createAwsMetrics } from './aws/aws-metrics.ts';
+import { createCallBudget } from './aws/call-budget.ts';
 import { createAwsClients } from './aws/clients.ts';
+import { createSecretSource, type SecretSource } from './aws/secret-source.ts';
+import { createVersionCache } from './aws/version-cache.ts';
 import { loadConfig, type Config, type ConfigIssue } from './config/config.ts';
+import { startOperator, type Operator } from './controller/operator.ts';
 import { fetchServerVersion, loadKubeConfig } from './kube/client.ts';
 import { buildApp } from './server/app.ts';
 import { startHttpsListener } from './server/https-listener.ts';
 import { startMetricsListener } from './server/metrics-listener.ts';
 import { isAppError } from './shared/errors.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
-import { createMetrics } from './shared/metrics.ts';
+import { createMetrics, type Metrics } from './shared/metrics.ts';
 import { Readiness } from './shared/readiness.ts';
 
 /** `piggy controller`: config → logger → clients → components → signals. Returns the exit code. */
@@ -33,6 +38,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   const metrics = createMetrics();
   const readiness = new Readiness();
   const abort = new AbortController();
+  const source = buildSecretSource(config, aws, metrics, log, abort.signal);
 
   readiness.register('kubernetes');
   void waitForKubernetes(kc, log, abort.signal).then((ready) => readiness.set('kubernetes', ready));
@@ -49,7 +55,8 @@ async function serve(config: Config, log: Logger): Promise<number> {
     await https.close(0);
     throw error;
   });
-  log.info({ httpsPort: https.port, metricsPort: metricsListener.port }, 'controller started');
+  const operator = config.operator.enabled ? startOperatorFor(config, kc, source, metrics, log) : undefined;
+  log.info({ httpsPort: https.port, metricsPort: metricsListener.port, operator: operator !== undefined }, 'controller started');
 
   const signal = await Promise.race([
     once(process, 'SIGTERM').then(() => 'SIGTERM'),
@@ -58,10 +65,47 @@ async function serve(config: Config, log: Logger): Promise<number> {
   log.info({ signal }, 'shutting down');
   readiness.drain();
   abort.abort();
-  await Promise.all([https.close(config.shutdownTimeoutMs), metricsListener.close(config.shutdownTimeoutMs)]);
+  await Promise.all([https.close(config.shutdownTimeoutMs), metricsListener.close(config.shutdownTimeoutMs), operator?.stop()]);
   aws.destroy();
   log.info('stopped');
   return 0;
+}
+
+function buildSecretSource(config: Config, aws: ReturnType<typeof createAwsClients>, metrics: Metrics, log: Logger, signal: AbortSignal): SecretSource {
+  const awsMetrics = createAwsMetrics(metrics.registry);
+  return createSecretSource({
+    clients: aws,
+    budget: createCallBudget({ ratePerSecond: config.aws.callsPerSecond, burst: config.aws.callBurst, log }),
+    cache: createVersionCache({ maxBytes: config.aws.cacheMaxBytes }),
+    metrics: awsMetrics,
+    log,
+    stageTtlMs: config.aws.stageTtlMs,
+    callTimeoutMs: config.aws.callTimeoutMs,
+    signal,
+  });
+}
+
+function startOperatorFor(config: Config, kc: ReturnType<typeof loadKubeConfig>, source: SecretSource, metrics: Metrics, log: Logger): Operator {
+  const { operator } = config;
+  return startOperator({
+    kc,
+    log,
+    registry: metrics.registry,
+    fetchVersion: (ref) => source.fetchVersion(ref),
+    describeCurrentVersion: (ref) => source.describeCurrentVersion(ref),
+    settings: {
+      watchNamespace: operator.watchNamespace,
+      policy: operator.accessPolicy,
+      defaultRegion: config.awsRegion,
+      concurrency: operator.concurrency,
+      conflictRetryMs: operator.conflictRetryMs,
+      retryBaseMs: operator.retryBaseMs,
+      retryMaxMs: operator.retryMaxMs,
+      updateCheckSchedule: operator.updateCheckSchedule,
+      updateCheckJitterMs: operator.updateCheckJitterMs,
+      lease: operator.lease,
+    },
+  });
 }
 
 /** Polls the API server with capped backoff until it answers or the process stops. */

@@ -15,9 +15,20 @@ export interface AwsClients {
   destroy(): void;
 }
 
-type ClientConfig = { region?: string };
+type ClientConfig = { region?: string; endpoint?: string; maxAttempts?: number };
 
-export function createAwsClients(defaultRegion: string | undefined): AwsClients {
+export interface AwsClientOptions {
+  /** Overrides AWS_ENDPOINT_URL (tests point a process at a private emulator or a fault proxy). */
+  readonly endpoint?: string;
+  /** SDK attempts per call, retries included; undefined keeps the SDK's default. */
+  readonly maxAttempts?: number;
+}
+
+export function createAwsClients(defaultRegion: string | undefined, options: AwsClientOptions = {}): AwsClients {
+  const extra: ClientConfig = {
+    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+  };
   const made: { destroy(): void }[] = [];
   function perRegion<C extends { destroy(): void }>(make: (config: ClientConfig) => C): (region?: string) => C {
     const byRegion = new Map<string, C>();
@@ -25,7 +36,7 @@ export function createAwsClients(defaultRegion: string | undefined): AwsClients 
       const key = region ?? defaultRegion ?? '';
       let client = byRegion.get(key);
       if (client === undefined) {
-        client = make(key === '' ? {} : { region: key });
+        client = make(key === '' ? { ...extra } : { ...extra, region: key });
         byRegion.set(key, client);
         made.push(client);
       }

@@ -1,12 +1,42 @@
+import { hostname } from 'node:os';
 import type { LevelWithSilent } from 'pino';
-import {
-  parseDuration,
-  parseEnum,
-  parseHostPort,
-  parseNonEmpty,
-  type HostPort,
-  type Parsed,
-} from './parse.ts';
+import { parseAccessPolicy, type AccessPolicy } from '../shared/access-policy.ts';
+import { parseBoolean, parseDuration, parseEnum, parseHostPort, parseInteger, parseNonEmpty, type HostPort, type Parsed } from './parse.ts';
+import { EnvReader, type ConfigIssue, type Environment } from './reader.ts';
+import { parseCronOrOff } from './schedule.ts';
+
+export type { ConfigIssue, Environment } from './reader.ts';
+
+export interface OperatorConfig {
+  /** OPERATOR_ENABLED: run the AWSSecret reconciler in this process. */
+  readonly enabled: boolean;
+  /** WATCH_NAMESPACE: reconcile AWSSecrets of one namespace only; undefined = all. */
+  readonly watchNamespace: string | undefined;
+  readonly accessPolicy: AccessPolicy;
+  readonly concurrency: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly conflictRetryMs: number;
+  /** Cron expression of the AWSCURRENT check; undefined when turned off. */
+  readonly updateCheckSchedule: string | undefined;
+  readonly updateCheckJitterMs: number;
+  readonly lease: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly identity: string;
+    readonly durationMs: number;
+    readonly renewDeadlineMs: number;
+    readonly retryPeriodMs: number;
+  };
+}
+
+export interface AwsConfig {
+  readonly callsPerSecond: number;
+  readonly callBurst: number;
+  readonly cacheMaxBytes: number;
+  readonly stageTtlMs: number;
+  readonly callTimeoutMs: number;
+}
 
 /** The controller's whole configuration: typed, validated and frozen. */
 export interface Config {
@@ -25,56 +55,15 @@ export interface Config {
   readonly kubeconfig: string | undefined;
   /** AWS_REGION: the default region; the SDK's own chain applies when unset. */
   readonly awsRegion: string | undefined;
-}
-
-export interface ConfigIssue {
-  readonly variable: string;
-  readonly problem: string;
+  readonly aws: AwsConfig;
+  readonly operator: OperatorConfig;
 }
 
 export type ConfigResult =
   | { readonly ok: true; readonly config: Config }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
-export type Environment = Readonly<Record<string, string | undefined>>;
-
 const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** Reads every variable, collecting every problem, so one run reports all of them. */
-export function parseConfig(env: Environment): ConfigResult {
-  const issues: ConfigIssue[] = [];
-  function read<T>(variable: string, fallback: string | undefined, parse: (text: string) => Parsed<T>): T {
-    const raw = env[variable];
-    const text = raw === undefined || raw.trim() === '' ? fallback : raw;
-    if (text === undefined) {
-      issues.push({ variable, problem: 'is required' });
-      return undefined as T;
-    }
-    const result = parse(text);
-    if (!result.ok) {
-      issues.push({ variable, problem: result.error });
-      return undefined as T;
-    }
-    return result.value;
-  }
-  const optional = (variable: string): string | undefined => {
-    const raw = env[variable]?.trim();
-    return raw === undefined || raw === '' ? undefined : raw;
-  };
-
-  const config: Config = {
-    logLevel: read('LOG_LEVEL', 'info', (text) => parseEnum(text, LOG_LEVELS)),
-    listenAddress: read('LISTEN_ADDRESS', ':8443', parseHostPort),
-    metricsAddress: read('METRICS_ADDRESS', ':9090', parseHostPort),
-    tlsCertFile: read('TLS_CERT_FILE', undefined, parseNonEmpty),
-    tlsKeyFile: read('TLS_PRIVATE_KEY_FILE', undefined, parseNonEmpty),
-    tlsReloadIntervalMs: read('TLS_RELOAD_INTERVAL', '10s', positiveDuration),
-    shutdownTimeoutMs: read('SHUTDOWN_TIMEOUT', '25s', positiveDuration),
-    kubeconfig: optional('KUBECONFIG'),
-    awsRegion: optional('AWS_REGION'),
-  };
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, config: Object.freeze(config) };
-}
 
 function positiveDuration(text: string): Parsed<number> {
   const result = parseDuration(text);
@@ -82,7 +71,77 @@ function positiveDuration(text: string): Parsed<number> {
   return result;
 }
 
+const between = (min: number, max: number) => (text: string) => parseInteger(text, min, max);
+
+function readOperator(env: EnvReader): OperatorConfig {
+  const leaseNamespace = env.optional('LEASE_NAMESPACE') ?? env.optional('POD_NAMESPACE') ?? 'piggy-system';
+  return {
+    enabled: env.read('OPERATOR_ENABLED', 'true', parseBoolean),
+    watchNamespace: env.optional('WATCH_NAMESPACE'),
+    accessPolicy: env.read('ACCESS_POLICY', '{namespace}/*', parseAccessPolicy),
+    concurrency: env.read('RECONCILE_CONCURRENCY', '10', between(1, 1000)),
+    retryBaseMs: env.read('RETRY_BASE_DELAY', '1s', positiveDuration),
+    retryMaxMs: env.read('RETRY_MAX_DELAY', '5m', positiveDuration),
+    conflictRetryMs: env.read('CONFLICT_RETRY_INTERVAL', '5m', positiveDuration),
+    updateCheckSchedule: env.read('UPDATE_CHECK_SCHEDULE', '0 * * * *', parseCronOrOff),
+    updateCheckJitterMs: env.read('UPDATE_CHECK_JITTER', '5m', parseDuration),
+    lease: {
+      namespace: leaseNamespace,
+      name: env.read('LEASE_NAME', 'piggy-operator', parseNonEmpty),
+      identity: env.optional('POD_NAME') ?? `${hostname()}-${process.pid}`,
+      durationMs: env.read('LEASE_DURATION', '15s', positiveDuration),
+      renewDeadlineMs: env.read('LEASE_RENEW_DEADLINE', '10s', positiveDuration),
+      retryPeriodMs: env.read('LEASE_RETRY_PERIOD', '2s', positiveDuration),
+    },
+  };
+}
+
+function readAws(env: EnvReader): AwsConfig {
+  return {
+    callsPerSecond: env.read('AWS_CALLS_PER_SECOND', '20', between(1, 10_000)),
+    callBurst: env.read('AWS_CALL_BURST', '40', between(1, 100_000)),
+    cacheMaxBytes: env.read('CACHE_MAX_BYTES', String(64 * 1024 * 1024), between(0, 2 ** 40)),
+    stageTtlMs: env.read('STAGE_CACHE_TTL', '30s', parseDuration),
+    callTimeoutMs: env.read('AWS_CALL_TIMEOUT', '10s', positiveDuration),
+  };
+}
+
+/** Reads every variable, collecting every problem, so one run reports all of them. */
+export function parseConfig(variables: Environment): ConfigResult {
+  const env = new EnvReader(variables);
+  const config: Config = {
+    logLevel: env.read('LOG_LEVEL', 'info', (text) => parseEnum(text, LOG_LEVELS)),
+    listenAddress: env.read('LISTEN_ADDRESS', ':8443', parseHostPort),
+    metricsAddress: env.read('METRICS_ADDRESS', ':9090', parseHostPort),
+    tlsCertFile: env.read('TLS_CERT_FILE', undefined, parseNonEmpty),
+    tlsKeyFile: env.read('TLS_PRIVATE_KEY_FILE', undefined, parseNonEmpty),
+    tlsReloadIntervalMs: env.read('TLS_RELOAD_INTERVAL', '10s', positiveDuration),
+    shutdownTimeoutMs: env.read('SHUTDOWN_TIMEOUT', '25s', positiveDuration),
+    kubeconfig: env.optional('KUBECONFIG'),
+    awsRegion: env.optional('AWS_REGION'),
+    aws: readAws(env),
+    operator: readOperator(env),
+  };
+  if (config.operator.lease.renewDeadlineMs >= config.operator.lease.durationMs) {
+    env.issues.push({ variable: 'LEASE_RENEW_DEADLINE', problem: 'must be shorter than LEASE_DURATION' });
+  }
+  return env.issues.length > 0 ? { ok: false, issues: env.issues } : { ok: true, config: deepFreeze(config) };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The process environment, for entry points that parse their own variables (piggy bump). */
+export function processEnvironment(): Environment {
+  return process.env;
+}
+
 /** The only reader of process.env in the controller. */
 export function loadConfig(): ConfigResult {
-  return parseConfig(process.env);
+  return parseConfig(processEnvironment());
 }

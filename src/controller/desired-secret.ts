@@ -93,12 +93,16 @@ export function isSecretInSync(existing: V1Secret, desired: V1Secret): boolean {
   );
 }
 
-/** Whether piggy manages this Secret for this AWSSecret (labelled by piggy and owned by it). */
+/**
+ * Whether piggy manages this Secret for this AWSSecret: its controller owner reference is this
+ * AWSSecret (a hand-removed label does not make it foreign), or it carries piggy's label and no
+ * owner other than an AWSSecret of the same name (for example, one deleted and re-created).
+ */
 export function isManagedBy(existing: V1Secret, awsSecret: AWSSecret): boolean {
-  const labelled = existing.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
   const refs = existing.metadata?.ownerReferences ?? [];
-  const owned = refs.some((ref) => ref.kind === KIND && ref.name === awsSecret.metadata.name);
-  return labelled && (owned || refs.length === 0);
+  if (refs.some((ref) => ref.kind === KIND && ref.uid === awsSecret.metadata.uid)) return true;
+  const labelled = existing.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+  return labelled && refs.every((ref) => ref.kind === KIND && ref.name === awsSecret.metadata.name);
 }
 
 /**

@@ -14,6 +14,8 @@ import { UpdateChecker } from './update-check.ts';
 import { WorkQueue } from './work-queue.ts';
 
 export interface OperatorSettings {
+  /** Watch one namespace only; undefined watches the whole cluster. */
+  readonly watchNamespace: string | undefined;
   readonly policy: AccessPolicy;
   readonly defaultRegion: string | undefined;
   readonly concurrency: number;
@@ -87,6 +89,7 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
   const client = buildResourceClient(deps.kc);
   const events = createEventRecorder(deps.kc, 'piggy', deps.log);
   const { settings } = deps;
+  const scope = settings.watchNamespace === undefined ? '' : `namespaces/${settings.watchNamespace}/`;
   // eslint-disable-next-line prefer-const -- assigned once the queue that uses it exists
   let reconcilerDeps: ReconcilerDeps;
   const queue = new WorkQueue({
@@ -95,6 +98,7 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
     maxDelayMs: settings.retryMaxMs,
     process: (key) => reconcileAWSSecret(reconcilerDeps, key),
     onDepthChange: (depth) => metrics.queueDepth.set(depth),
+    paused: true,
   });
   const enqueue = (object: { metadata?: { namespace?: string; name?: string } }): void => {
     const { namespace, name } = object.metadata ?? {};
@@ -103,8 +107,8 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
   const awsSecrets: RunningInformer<AWSSecret> = startInformer<AWSSecret>({
     kc: deps.kc,
     name: 'awssecrets',
-    path: `/apis/${API_VERSION}/${PLURAL}`,
-    list: () => client.listCustomObjects<AWSSecret>(CRD),
+    path: `/apis/${API_VERSION}/${scope}${PLURAL}`,
+    list: () => client.listCustomObjects<AWSSecret>(CRD, settings.watchNamespace),
     log: deps.log,
     handlers: {
       onAdd: enqueue,
@@ -125,9 +129,9 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
   const secrets: RunningInformer<V1Secret> = startInformer({
     kc: deps.kc,
     name: 'secrets',
-    path: '/api/v1/secrets',
+    path: `/api/v1/${scope}secrets`,
     labelSelector: MANAGED_SELECTOR,
-    list: () => client.listSecrets(MANAGED_SELECTOR),
+    list: () => client.listSecrets(MANAGED_SELECTOR, settings.watchNamespace),
     log: deps.log,
     handlers: { onAdd: onSecret, onUpdate: onSecret, onDelete: onSecret },
   });
@@ -141,6 +145,7 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
   reconcilerDeps = {
     getAWSSecret: (namespace, name) => awsSecrets.get(name, namespace),
     getSecret: (namespace, name) => secrets.get(name, namespace),
+    fetchSecret: (namespace, name) => client.readSecret(namespace, name),
     writeSecret: (action, desired, existing) => writeSecret(client, metrics, action, desired, existing),
     patchStatus: (awsSecret, status) =>
       client.patchStatus(CRD, awsSecret.metadata.namespace, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status),
@@ -161,6 +166,12 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
     log: deps.log,
     metrics,
   };
+  // Reconcile only once both caches hold the cluster's state, so a restart never mistakes a
+  // not-yet-listed Secret for a missing one (which would cost AWS calls).
+  void Promise.all([awsSecrets.synced, secrets.synced]).then(() => {
+    queue.start();
+    deps.log.info({ awsSecrets: awsSecrets.list().length, secrets: secrets.list().length }, 'caches synced, reconciling');
+  });
   deps.log.info('reconciler started');
   return {
     stop: async () => {

@@ -22,7 +22,10 @@ export type SecretWrite = 'create' | 'update' | 'recreate';
 /** Everything the reconciler touches, passed in: caches for reads, adapters for writes. */
 export interface ReconcilerDeps {
   readonly getAWSSecret: (namespace: string, name: string) => AWSSecret | undefined;
+  /** The Secret from the informer cache (managed Secrets only). */
   readonly getSecret: (namespace: string, name: string) => V1Secret | undefined;
+  /** A live read, for a Secret the cache does not hold (unmanaged, or its label removed by hand). */
+  readonly fetchSecret: (namespace: string, name: string) => Promise<V1Secret | undefined>;
   readonly writeSecret: (action: SecretWrite, desired: V1Secret, existing: V1Secret | undefined) => Promise<void>;
   readonly patchStatus: (awsSecret: AWSSecret, status: AWSSecretStatus) => Promise<void>;
   readonly fetchVersion: (ref: VersionRef) => Promise<SourceValue>;
@@ -82,7 +85,7 @@ async function sync(deps: ReconcilerDeps, awsSecret: AWSSecret): Promise<{ versi
   const checked = planSpecChecks(awsSecret, deps.policy, deps.defaultRegion);
   if (checked instanceof AppError) throw checked;
   const { namespace, name } = awsSecret.metadata;
-  const existing = deps.getSecret(namespace, name);
+  const existing = deps.getSecret(namespace, name) ?? (await deps.fetchSecret(namespace, name));
   if (existing !== undefined && !isManagedBy(existing, awsSecret)) {
     throw new AppError('ERR_AWSSECRET_CONFLICT', `Secret ${name} exists and is not managed by piggy; it is left untouched`);
   }

@@ -16,6 +16,8 @@ export interface WorkQueueOptions {
   /** Injected for tests; defaults to Math.random. */
   readonly random?: () => number;
   readonly onDepthChange?: (depth: number) => void;
+  /** Start paused (keys collect) until start(): lets caches sync before the first reconcile. */
+  readonly paused?: boolean;
 }
 
 /**
@@ -34,7 +36,11 @@ export class WorkQueue {
 
   constructor(options: WorkQueueOptions) {
     this.#options = options;
-    this.#queue = new PQueue({ concurrency: options.concurrency });
+    this.#queue = new PQueue({ concurrency: options.concurrency, autoStart: options.paused !== true });
+  }
+
+  start(): void {
+    if (!this.#stopped) this.#queue.start();
   }
 
   get depth(): number {

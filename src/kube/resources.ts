@@ -30,9 +30,12 @@ export function buildResourceClient(kc: KubeConfig) {
     core,
     custom,
 
-    async listCustomObjects<T>(ref: CustomResourceRef): Promise<CustomObjectList<T>> {
+    /** Lists across all namespaces, or in one when `namespace` is given. */
+    async listCustomObjects<T>(ref: CustomResourceRef, namespace?: string): Promise<CustomObjectList<T>> {
       try {
-        return (await custom.listClusterCustomObject({ ...ref })) as CustomObjectList<T>;
+        const list: unknown =
+          namespace === undefined ? await custom.listClusterCustomObject({ ...ref }) : await custom.listNamespacedCustomObject({ ...ref, namespace });
+        return list as CustomObjectList<T>;
       } catch (error) {
         throw classifyKubeError(error, 'list', ref.plural);
       }
@@ -48,11 +51,22 @@ export function buildResourceClient(kc: KubeConfig) {
       }
     },
 
-    async listSecrets(labelSelector: string) {
+    async listSecrets(labelSelector: string, namespace?: string) {
       try {
-        return await core.listSecretForAllNamespaces({ labelSelector });
+        return namespace === undefined
+          ? await core.listSecretForAllNamespaces({ labelSelector })
+          : await core.listNamespacedSecret({ namespace, labelSelector });
       } catch (error) {
         throw classifyKubeError(error, 'list', 'secrets');
+      }
+    },
+
+    async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+      try {
+        return await core.readNamespacedSecret({ name, namespace });
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw classifyKubeError(error, 'read', `Secret/${namespace}/${name}`);
       }
     },
 

@@ -17,6 +17,8 @@ export const REDACT_PATHS: readonly string[] = [
   '*.SecretString',
   'SecretBinary',
   '*.SecretBinary',
+  'secretBinary',
+  '*.secretBinary',
   'data',
   '*.data',
   'stringData',

@@ -1,0 +1,178 @@
+import test from 'ava';
+import { CONDITION_READY } from '../../src/controller/awssecret.ts';
+import { createSecretVersions, decodeData } from '../helpers/aws.ts';
+import { applyCrds } from '../helpers/crd.ts';
+import { createTestNamespace, kube } from '../helpers/kube.ts';
+import { createAWSSecret, getAWSSecret, patchAWSSecretSpec, ref, startTestOperator } from '../helpers/operator.ts';
+import { eventually } from '../helpers/stack.ts';
+
+const CANARY = 'canary-7d1e-SECRET-VALUE';
+
+test.before(async () => {
+  await applyCrds();
+});
+
+async function readSecret(namespace: string, name: string) {
+  return kube().core.readNamespacedSecret({ name, namespace });
+}
+
+async function readyCondition(namespace: string, name: string) {
+  const object = await getAWSSecret(namespace, name);
+  return { object, ready: object.status?.conditions?.find((condition) => condition.type === CONDITION_READY) };
+}
+
+test('an AWSSecret becomes a version-pinned Secret; a bump updates it; status and events say so', async (t) => {
+  const namespace = await createTestNamespace(t, 'sync');
+  const [v1, v2] = await createSecretVersions(`${namespace}/db`, [
+    JSON.stringify({ username: 'app', password: CANARY, port: 5432 }),
+    JSON.stringify({ username: 'app', password: `${CANARY}-2`, port: 5433 }),
+  ]);
+  const op = startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'db', {
+    stringDataFrom: ref(`${namespace}/db`, v1 ?? ''),
+    type: 'kubernetes.io/basic-auth',
+    metadata: { labels: { team: 'a' }, annotations: { owner: 'me' } },
+  });
+
+  const secret = await eventually(() => readSecret(namespace, 'db'));
+  t.deepEqual(decodeData(secret.data), { username: 'app', password: CANARY, port: '5432' });
+  t.is(secret.type, 'kubernetes.io/basic-auth');
+  t.like(secret.metadata?.labels, { team: 'a', 'app.kubernetes.io/managed-by': 'piggy' });
+  t.like(secret.metadata?.annotations, { owner: 'me', 'piggysec.com/aws-secret-id': `${namespace}/db`, 'piggysec.com/aws-version-id': v1 });
+  t.is(secret.metadata?.ownerReferences?.[0]?.kind, 'AWSSecret');
+  t.is(secret.metadata?.ownerReferences?.[0]?.controller, true);
+
+  const { object, ready } = await eventually(async () => {
+    const state = await readyCondition(namespace, 'db');
+    if (state.ready?.status !== 'True') throw new Error('not ready yet');
+    return state;
+  });
+  t.is(ready?.reason, 'Synced');
+  t.is(object.status?.versionId, v1);
+  t.is(object.status?.observedGeneration, object.metadata.generation);
+  t.truthy(object.status?.syncedAt);
+
+  await patchAWSSecretSpec(namespace, 'db', { stringDataFrom: ref(`${namespace}/db`, v2 ?? '') });
+  const bumped = await eventually(async () => {
+    const current = await readSecret(namespace, 'db');
+    if (current.metadata?.annotations?.['piggysec.com/aws-version-id'] !== v2) throw new Error('not bumped yet');
+    return current;
+  });
+  t.is(decodeData(bumped.data).port, '5433');
+  await eventually(async () => {
+    const state = await readyCondition(namespace, 'db');
+    if (state.object.status?.versionId !== v2) throw new Error('status not updated yet');
+  });
+
+  const events = await eventually(async () => {
+    const list = await kube().core.listNamespacedEvent({ namespace });
+    const reasons = list.items.map((event) => event.reason);
+    if (!reasons.includes('Created') || !reasons.includes('Updated')) throw new Error(`events so far: ${reasons.join()}`);
+    return list.items;
+  });
+  t.true(events.every((event) => event.involvedObject.kind === 'AWSSecret'));
+
+  // Secret values never reach logs, events or status.
+  const status = JSON.stringify((await getAWSSecret(namespace, 'db')).status);
+  for (const text of [op.logs(), JSON.stringify(events), status]) t.false(text.includes(CANARY));
+  t.is(await op.awsCalls('GetSecretValue'), 2, 'one call per pinned version');
+});
+
+test('hand edits and deletion are undone without calling AWS', async (t) => {
+  const namespace = await createTestNamespace(t, 'drift');
+  const [v1] = await createSecretVersions(`${namespace}/app`, [JSON.stringify({ token: 'abc' })]);
+  const op = startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'app', { stringDataFrom: ref(`${namespace}/app`, v1 ?? '') });
+  await eventually(() => readSecret(namespace, 'app'));
+  const callsAfterSync = await op.awsCalls();
+  t.is(callsAfterSync, 1);
+
+  const edited = await readSecret(namespace, 'app');
+  edited.data = { token: Buffer.from('tampered').toString('base64'), extra: Buffer.from('x').toString('base64') };
+  edited.metadata = { ...edited.metadata, labels: {} };
+  await kube().core.replaceNamespacedSecret({ name: 'app', namespace, body: edited });
+  await eventually(async () => {
+    const current = await readSecret(namespace, 'app');
+    if (JSON.stringify(decodeData(current.data)) !== JSON.stringify({ token: 'abc' })) throw new Error('not restored yet');
+    if (current.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'piggy') throw new Error('label not restored yet');
+  });
+
+  await kube().core.deleteNamespacedSecret({ name: 'app', namespace });
+  const recreated = await eventually(() => readSecret(namespace, 'app'));
+  t.deepEqual(decodeData(recreated.data), { token: 'abc' });
+  t.is(await op.awsCalls(), callsAfterSync, 'repairs cost zero AWS calls');
+});
+
+test('a restarted controller whose Secrets already match makes zero AWS calls', async (t) => {
+  const namespace = await createTestNamespace(t, 'restart');
+  const [v1] = await createSecretVersions(`${namespace}/a`, [JSON.stringify({ k: 'v' })]);
+  const [w1] = await createSecretVersions(`${namespace}/b`, ['plain text']);
+  const first = startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'a', { stringDataFrom: ref(`${namespace}/a`, v1 ?? '') });
+  await createAWSSecret(namespace, 'b', { stringDataFrom: ref(`${namespace}/b`, w1 ?? '') });
+  for (const name of ['a', 'b']) {
+    await eventually(async () => {
+      if ((await readyCondition(namespace, name)).ready?.status !== 'True') throw new Error('not ready');
+    });
+  }
+  t.is(await first.awsCalls(), 2);
+  await first.stop();
+
+  const second = startTestOperator(t, { namespace });
+  await eventually(async () => {
+    if ((await second.metric('piggy_reconcile_total', { result: 'unchanged' })) < 2) throw new Error('not reconciled yet');
+  });
+  t.is(await second.awsCalls(), 0, 'counted, not assumed');
+  t.is(await second.metric('piggy_secret_writes_total'), 0);
+});
+
+test('an existing Secret that piggy does not manage is never overwritten', async (t) => {
+  const namespace = await createTestNamespace(t, 'conflict');
+  const [v1] = await createSecretVersions(`${namespace}/db`, [JSON.stringify({ k: 'from-aws' })]);
+  await kube().core.createNamespacedSecret({ namespace, body: { metadata: { name: 'db' }, stringData: { k: 'mine' } } });
+  startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'db', { stringDataFrom: ref(`${namespace}/db`, v1 ?? '') });
+  const { ready } = await eventually(async () => {
+    const state = await readyCondition(namespace, 'db');
+    if (state.ready?.reason !== 'SecretConflict') throw new Error(`reason ${state.ready?.reason ?? 'none'}`);
+    return state;
+  });
+  t.is(ready?.status, 'False');
+  t.deepEqual(decodeData((await readSecret(namespace, 'db')).data), { k: 'mine' });
+});
+
+test('failures keep the last good Secret and say why: missing version, missing secret, policy, bad data', async (t) => {
+  const namespace = await createTestNamespace(t, 'fail');
+  const [v1] = await createSecretVersions(`${namespace}/db`, [JSON.stringify({ k: 'good' })]);
+  const [bad] = await createSecretVersions(`${namespace}/bad`, [JSON.stringify({ 'no spaces allowed': CANARY })]);
+  const op = startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'db', { stringDataFrom: ref(`${namespace}/db`, v1 ?? '') });
+  await eventually(() => readSecret(namespace, 'db'));
+
+  const expectReason = async (reason: string): Promise<void> => {
+    const { ready } = await eventually(async () => {
+      const state = await readyCondition(namespace, 'db');
+      if (state.ready?.reason !== reason) throw new Error(`reason ${state.ready?.reason ?? 'none'}`);
+      return state;
+    });
+    t.is(ready?.status, 'False');
+    t.deepEqual(decodeData((await readSecret(namespace, 'db')).data), { k: 'good' }, `${reason}: last good Secret kept`);
+  };
+  await patchAWSSecretSpec(namespace, 'db', { stringDataFrom: ref(`${namespace}/db`, '00000000-0000-0000-0000-000000000000') });
+  await expectReason('VersionNotFound');
+  await patchAWSSecretSpec(namespace, 'db', { stringDataFrom: ref(`${namespace}/missing`, v1 ?? '') });
+  await expectReason('SecretNotFound');
+  await patchAWSSecretSpec(namespace, 'db', { stringDataFrom: ref('other-namespace/db', v1 ?? '') });
+  await expectReason('PolicyDenied');
+  await patchAWSSecretSpec(namespace, 'db', { stringDataFrom: ref(`${namespace}/bad`, bad ?? '') });
+  await expectReason('InvalidSecretData');
+  const { ready } = await readyCondition(namespace, 'db');
+  t.regex(ready?.message ?? '', /"no spaces allowed"/);
+  t.false(JSON.stringify(await getAWSSecret(namespace, 'db')).includes(CANARY));
+  t.false(op.logs().includes(CANARY));
+
+  const events = await kube().core.listNamespacedEvent({ namespace });
+  const warnings = events.items.filter((event) => event.type === 'Warning').map((event) => event.reason);
+  for (const reason of ['VersionNotFound', 'SecretNotFound', 'PolicyDenied', 'InvalidSecretData']) t.true(warnings.includes(reason), reason);
+  t.false(JSON.stringify(events.items).includes(CANARY));
+});
