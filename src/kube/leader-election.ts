@@ -83,15 +83,22 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
       if (!isConflict(error)) options.log.warn({ err: error, lease: `Lease/${namespace}/${name}` }, 'lease update failed');
       if (leader && Date.now() - lastRenewed > options.renewDeadlineMs) setLeader(false);
     }
-    if (!isStopped()) timer = setTimeout(() => void tick(), options.retryPeriodMs);
+    if (!isStopped()) timer = setTimeout(run, options.retryPeriodMs);
   }
 
-  void tick();
+  let inFlight: Promise<void> = Promise.resolve();
+  function run(): void {
+    inFlight = tick();
+  }
+
+  run();
   return {
     isLeader: () => leader,
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
+      // A renewal still in flight would re-take the lease after the release below.
+      await inFlight;
       if (!leader) return;
       setLeader(false);
       try {

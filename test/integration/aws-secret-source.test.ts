@@ -287,7 +287,7 @@ test('SDK retries are counted honestly: each attempt takes a token and shows in 
 });
 
 test('503, a reset connection and silence are transient ERR_AWS_UNAVAILABLE', async (t) => {
-  const h = await harness(t, { callTimeoutMs: 500 });
+  const h = await harness(t, { callTimeoutMs: 2_000 });
   const { name, v } = await createSecret(['v']);
   const ref = { secretId: name, versionId: v(0) };
 
@@ -304,7 +304,7 @@ test('503, a reset connection and silence are transient ERR_AWS_UNAVAILABLE', as
   const silent = await rejection(h.source.fetchVersion(ref));
   t.like(silent, { code: 'ERR_AWS_UNAVAILABLE', kind: 'transient' });
   t.is(silent.details.awsCode, 'TimeoutError');
-  t.true(performance.now() - started < 5000);
+  t.true(performance.now() - started < 8_000);
 
   h.proxy.setMode('pass');
   t.is((await h.source.fetchVersion(ref)).secretString, 'v');
@@ -313,7 +313,7 @@ test('503, a reset connection and silence are transient ERR_AWS_UNAVAILABLE', as
 });
 
 test('canary: a secret value never appears in errors or log lines', async (t) => {
-  const h = await harness(t, { callTimeoutMs: 500 });
+  const h = await harness(t, { callTimeoutMs: 2_000 });
   const { name, v } = await createSecret([JSON.stringify({ password: CANARY }), CANARY]);
   const root = `/${uniqueName('canary')}`;
   await seed.ssm.send(new PutParameterCommand({ Name: `${root}/PASSWORD`, Value: CANARY, Type: 'SecureString' }));
