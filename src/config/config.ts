@@ -16,7 +16,7 @@ export interface OperatorConfig {
   readonly concurrency: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
-  readonly conflictRetryMs: number;
+  readonly recheckMs: number;
   /** Cron expression of the AWSCURRENT check; undefined when turned off. */
   readonly updateCheckSchedule: string | undefined;
   readonly updateCheckJitterMs: number;
@@ -82,7 +82,7 @@ function readOperator(env: EnvReader): OperatorConfig {
     concurrency: env.read('RECONCILE_CONCURRENCY', '10', between(1, 1000)),
     retryBaseMs: env.read('RETRY_BASE_DELAY', '1s', positiveDuration),
     retryMaxMs: env.read('RETRY_MAX_DELAY', '5m', positiveDuration),
-    conflictRetryMs: env.read('CONFLICT_RETRY_INTERVAL', '5m', positiveDuration),
+    recheckMs: env.read('RECHECK_INTERVAL', '5m', positiveDuration),
     updateCheckSchedule: env.read('UPDATE_CHECK_SCHEDULE', '0 * * * *', parseCronOrOff),
     updateCheckJitterMs: env.read('UPDATE_CHECK_JITTER', '5m', parseDuration),
     lease: {

@@ -9,6 +9,7 @@ import type { Logger } from '../shared/logger.ts';
 import { API_VERSION, GROUP, KIND, MANAGED_SELECTOR, PLURAL, VERSION, keyOf, type AWSSecret } from './awssecret.ts';
 import { createOperatorMetrics, type OperatorMetrics } from './operator-metrics.ts';
 import { reconcileAWSSecret, type ReconcilerDeps, type SecretWrite, type VersionRef } from './reconciler.ts';
+import { startRollouts } from './rollouts.ts';
 import type { SourceValue } from './secret-data.ts';
 import { UpdateChecker } from './update-check.ts';
 import { WorkQueue } from './work-queue.ts';
@@ -19,11 +20,15 @@ export interface OperatorSettings {
   readonly policy: AccessPolicy;
   readonly defaultRegion: string | undefined;
   readonly concurrency: number;
-  readonly conflictRetryMs: number;
+  readonly recheckMs: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly updateCheckSchedule: string | undefined;
   readonly updateCheckJitterMs: number;
+  /** Version-pinned rollouts (rollouts.ts): concurrent rollouts (default 5), per-rollout timeout (10 min), status poll (5 s). */
+  readonly rolloutConcurrency?: number;
+  readonly rolloutTimeoutMs?: number;
+  readonly rolloutPollIntervalMs?: number;
   readonly lease: { readonly namespace: string; readonly name: string; readonly identity: string; readonly durationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number };
 }
 
@@ -89,6 +94,13 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
   const client = buildResourceClient(deps.kc);
   const events = createEventRecorder(deps.kc, 'piggy', deps.log);
   const { settings } = deps;
+  const rollouts = startRollouts({
+    kc: deps.kc,
+    events,
+    log: deps.log,
+    metrics,
+    settings: { concurrency: settings.rolloutConcurrency, timeoutMs: settings.rolloutTimeoutMs, pollIntervalMs: settings.rolloutPollIntervalMs },
+  });
   const scope = settings.watchNamespace === undefined ? '' : `namespaces/${settings.watchNamespace}/`;
   // eslint-disable-next-line prefer-const -- assigned once the queue that uses it exists
   let reconcilerDeps: ReconcilerDeps;
@@ -157,11 +169,14 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
         reason,
         message,
       ),
-    onVersionChanged: deps.onVersionChanged,
+    onVersionChanged: (awsSecret, versionIds) => {
+      rollouts.notify(awsSecret, versionIds);
+      deps.onVersionChanged?.(awsSecret, versionIds);
+    },
     updateChecker: checker,
     policy: settings.policy,
     defaultRegion: settings.defaultRegion,
-    conflictRetryMs: settings.conflictRetryMs,
+    recheckMs: settings.recheckMs,
     now: () => new Date(),
     log: deps.log,
     metrics,
@@ -170,6 +185,7 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
   // not-yet-listed Secret for a missing one (which would cost AWS calls).
   void Promise.all([awsSecrets.synced, secrets.synced]).then(() => {
     queue.start();
+    rollouts.resync(awsSecrets.list());
     deps.log.info({ awsSecrets: awsSecrets.list().length, secrets: secrets.list().length }, 'caches synced, reconciling');
   });
   deps.log.info('reconciler started');
@@ -177,6 +193,7 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
     stop: async () => {
       await Promise.all([awsSecrets.stop(), secrets.stop()]);
       await queue.stop();
+      await rollouts.stop();
       deps.log.info('reconciler stopped');
     },
   };

@@ -34,7 +34,8 @@ export interface ReconcilerDeps {
   readonly updateChecker?: UpdateChecker;
   readonly policy: AccessPolicy;
   readonly defaultRegion: string | undefined;
-  readonly conflictRetryMs: number;
+  /** Interval for re-checking terminal failures whose cause lives outside the spec. */
+  readonly recheckMs: number;
   readonly now: () => Date;
   readonly log: Logger;
   readonly metrics?: OperatorMetrics;
@@ -98,6 +99,20 @@ async function sync(deps: ReconcilerDeps, awsSecret: AWSSecret): Promise<{ versi
 }
 
 type Stop = ((labels: { result: string }) => void) | undefined;
+
+/**
+ * Terminal failures that can end without a spec change, because their cause lives outside the
+ * AWSSecret: the secret or version created later, IAM or KMS fixed, the foreign Secret removed.
+ * They are re-checked every `recheckMs` (no backoff storm: one attempt per interval). Failures
+ * fixed only by editing the spec (bad spec, policy, bad data of an immutable version) wait for it.
+ */
+const RECHECKED_CODES: ReadonlySet<string> = new Set([
+  'ERR_AWS_SECRET_NOT_FOUND',
+  'ERR_AWS_VERSION_NOT_FOUND',
+  'ERR_AWS_ACCESS_DENIED',
+  'ERR_AWS_DECRYPTION',
+  'ERR_AWSSECRET_CONFLICT',
+]);
 
 interface Attempt {
   readonly status: AWSSecretStatus;
@@ -171,7 +186,6 @@ function fail(deps: ReconcilerDeps, awsSecret: AWSSecret, error: AppError, stop:
   if (before?.reason !== reason || before.message !== error.message) deps.recordEvent(awsSecret, 'Warning', reason, error.message);
   const status = buildFailedStatus(awsSecret, error, deps.now());
   if (error.kind === 'transient') return { status, outcome: { kind: 'retry' } };
-  const outcome: Outcome =
-    error.code === 'ERR_AWSSECRET_CONFLICT' ? { kind: 'terminal', requeueAfterMs: deps.conflictRetryMs } : { kind: 'terminal' };
+  const outcome: Outcome = RECHECKED_CODES.has(error.code) ? { kind: 'terminal', requeueAfterMs: deps.recheckMs } : { kind: 'terminal' };
   return { status, outcome };
 }

@@ -48,7 +48,15 @@ export const LAUNCHER_SEPARATOR = '--';
 /** runAsUser of the injected init containers when the pod sets none (or sets root). */
 export const DEFAULT_RUN_AS_USER = 65532;
 
-/** File mode (aws-secret-sidecar-injector compatible): an init container writes secrets to tmpfs. */
+/**
+ * File mode (aws-secret-sidecar-injector compatible): the init container `piggy-secret-files` runs the
+ * piggy-env image's ENTRYPOINT with `write-files`. For every PIGGY_FILES entry the launcher fetches
+ * the secret (AWSCURRENT) with the pod's own credentials in the entry's region and writes the
+ * SecretString verbatim (SecretBinary: its bytes) to `path`, creating parent folders (0700, or 0750
+ * for mode 0440), atomically (temp file + rename), with mode PIGGY_FILE_MODE. Any failure: exit
+ * non-zero, so the pod never starts without its files. PIGGY_DEBUG, PIGGY_NUMBER_OF_RETRY and
+ * PIGGY_INITIAL_DELAY apply as in env mode.
+ */
 export const FILES_CONTAINER_NAME = 'piggy-secret-files';
 export const FILES_VOLUME_NAME = 'piggy-secret-files';
 /** Args of the file-mode init container: the launcher writes every PIGGY_FILES entry, then exits 0. */

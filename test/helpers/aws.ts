@@ -1,15 +1,24 @@
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-/** Creates a secret whose versions hold the given strings, oldest first; returns their VersionIds. */
-export async function createSecretVersions(name: string, values: readonly string[], endpoint?: string): Promise<string[]> {
+/**
+ * Creates a secret whose versions hold the given strings, oldest first; returns their VersionIds.
+ * `versionIds` chooses them (ClientRequestToken becomes the VersionId), to recreate the same
+ * versions in an emulator that lost its state.
+ */
+export async function createSecretVersions(
+  name: string,
+  values: readonly string[],
+  endpoint?: string,
+  versionIds?: readonly string[],
+): Promise<string[]> {
   const client = new SecretsManagerClient(endpoint === undefined ? {} : { endpoint });
   try {
     const ids: string[] = [];
     const [first, ...rest] = values;
-    const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: first }));
+    const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: first, ClientRequestToken: versionIds?.[0] }));
     ids.push(created.VersionId ?? '');
-    for (const value of rest) {
-      const put = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+    for (const [index, value] of rest.entries()) {
+      const put = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value, ClientRequestToken: versionIds?.[index + 1] }));
       ids.push(put.VersionId ?? '');
     }
     return ids;

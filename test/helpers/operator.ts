@@ -66,7 +66,7 @@ export function startTestOperator(t: ExecutionContext, options: TestOperatorOpti
       policy: ['{namespace}/*'],
       defaultRegion: process.env.AWS_REGION,
       concurrency: 8,
-      conflictRetryMs: 2_000,
+      recheckMs: 1_000,
       retryBaseMs: 200,
       retryMaxMs: 2_000,
       updateCheckSchedule: undefined,

@@ -1,0 +1,135 @@
+/**
+ * The pod mutation: wrap the planned containers with the launcher, add the launcher volume and the
+ * install init container, record `piggysec.com/piggy-uid`, and add file mode. Works on a copy and
+ * is idempotent: applying it to its own output changes nothing. Pure (ids come from `newUid`).
+ */
+import type { PodConfig } from '../config/annotations.ts';
+import {
+  LAUNCHER_ENV,
+  LAUNCHER_MOUNT_PATH,
+  LAUNCHER_VOLUME_NAME,
+  LAUNCHER_VOLUME_SIZE_LIMIT,
+  PIGGY_UID_ANNOTATION,
+  buildCommandSignature,
+  formatPiggyUids,
+  isContainerUid,
+} from '../shared/injection-contract.ts';
+import { buildWrappedCommand } from './command.ts';
+import { applyFileVolume, buildFilesContainer, type FilePlan } from './file-mode.ts';
+import { buildInstallContainer, placeInitContainers } from './init-containers.ts';
+import { copyJson, findEnvValue, listContainers, upsertEnv, type Container, type EnvVar, type Pod } from './pod.ts';
+
+export interface WrapPlan {
+  /** containerKey of the container. */
+  readonly key: string;
+  /** Its template (see command.ts). */
+  readonly template: readonly string[];
+  /** The image to run instead (pinned to the digest that was inspected). */
+  readonly image?: string;
+}
+
+export interface MutationInput {
+  readonly pod: Pod;
+  readonly config: PodConfig;
+  /** Containers to wrap, including those already wrapped (refreshed in place). */
+  readonly wraps: readonly WrapPlan[];
+  /** The piggy-env image (required when wraps or file mode are present). */
+  readonly envImage: string;
+  /** PEM the launcher trusts for the controller (proxy mode). */
+  readonly caBundle: string | undefined;
+  readonly filePlan: FilePlan | undefined;
+  readonly newUid: () => string;
+}
+
+export interface WrappedContainer {
+  readonly key: string;
+  readonly uid: string;
+  readonly signature: string;
+}
+
+export interface MutationResult {
+  readonly pod: Pod;
+  readonly wrapped: readonly WrappedContainer[];
+}
+
+/** The `PIGGY_*` env of a wrapped container (names and values are the contract of injection-contract.ts). */
+export function buildLauncherEnv(config: PodConfig, uid: string, caBundle: string | undefined): EnvVar[] {
+  const env: EnvVar[] = [];
+  const add = (name: string, value: string | undefined) => {
+    if (value !== undefined && value !== '') env.push({ name, value });
+  };
+  add(LAUNCHER_ENV.awsSecretName, config.secretName);
+  add(LAUNCHER_ENV.awsRegion, config.region);
+  add(LAUNCHER_ENV.awsSsmParameterPath, config.ssmParameterPath);
+  if (config.secretVersion !== undefined) {
+    add(config.secretVersion.kind === 'id' ? LAUNCHER_ENV.awsSecretVersionId : LAUNCHER_ENV.awsSecretVersionStage, config.secretVersion.value);
+  }
+  if (config.debug) add(LAUNCHER_ENV.debug, 'true');
+  if (config.standalone) {
+    add(LAUNCHER_ENV.standalone, 'true');
+  } else {
+    add(LAUNCHER_ENV.address, config.address);
+    env.push({ name: LAUNCHER_ENV.podName, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } });
+    add(LAUNCHER_ENV.caBundle, caBundle);
+  }
+  add(LAUNCHER_ENV.uid, uid);
+  if (config.ignoreNoEnv) add(LAUNCHER_ENV.ignoreNoEnv, 'true');
+  add(LAUNCHER_ENV.dnsResolver, config.dnsResolver);
+  add(LAUNCHER_ENV.initialDelay, config.initialDelay);
+  if (config.numberOfRetry > 0) add(LAUNCHER_ENV.numberOfRetry, String(config.numberOfRetry));
+  return env;
+}
+
+function wrapContainer(container: Container, plan: WrapPlan, input: MutationInput, taken: Set<string>): WrappedContainer {
+  const existing = findEnvValue(container, LAUNCHER_ENV.uid);
+  // A uid copied from another container would make two entries collide in piggy-uid: give a new one.
+  const uid = existing !== undefined && isContainerUid(existing) && !taken.has(existing) ? existing : input.newUid();
+  taken.add(uid);
+  const { command, args } = buildWrappedCommand(plan.template);
+  container.command = command;
+  container.args = args;
+  if (plan.image !== undefined) container.image = plan.image;
+  for (const item of buildLauncherEnv(input.config, uid, input.caBundle)) upsertEnv(container, item);
+  const mounts = (container.volumeMounts ??= []);
+  if (!mounts.some((mount) => mount.name === LAUNCHER_VOLUME_NAME)) {
+    mounts.push({ name: LAUNCHER_VOLUME_NAME, mountPath: LAUNCHER_MOUNT_PATH, readOnly: true });
+  }
+  return { key: plan.key, uid, signature: buildCommandSignature(plan.template) };
+}
+
+export function buildMutatedPod(input: MutationInput): MutationResult {
+  const pod = copyJson(input.pod);
+  const spec = (pod.spec ??= { containers: [] });
+  const slots = new Map(listContainers(pod).map((slot) => [slot.key, slot]));
+  const wrapped: WrappedContainer[] = [];
+  const taken = new Set<string>();
+  for (const plan of input.wraps) {
+    const slot = slots.get(plan.key);
+    if (slot !== undefined) wrapped.push(wrapContainer(slot.container, plan, input, taken));
+  }
+  const ours: Container[] = [];
+  if (wrapped.length > 0) {
+    const volumes = (spec.volumes ??= []);
+    if (!volumes.some((volume) => volume.name === LAUNCHER_VOLUME_NAME)) {
+      volumes.push({ name: LAUNCHER_VOLUME_NAME, emptyDir: { sizeLimit: LAUNCHER_VOLUME_SIZE_LIMIT } });
+    }
+    ours.push(buildInstallContainer(input.pod, input.config, input.envImage));
+    const metadata = (pod.metadata ??= {});
+    const annotations = (metadata.annotations ??= {});
+    annotations[PIGGY_UID_ANNOTATION] = formatPiggyUids(Object.fromEntries(wrapped.map((item) => [item.uid, item.signature])));
+  } else if (pod.metadata?.annotations?.[PIGGY_UID_ANNOTATION] !== undefined) {
+    // Nothing is wrapped, so no uid may be honoured by the proxy: drop a hand-written map.
+    Reflect.deleteProperty(pod.metadata.annotations, PIGGY_UID_ANNOTATION);
+  }
+  const files = input.config.files;
+  if (files !== undefined && input.filePlan !== undefined) {
+    applyFileVolume(pod, files);
+    ours.push(buildFilesContainer(input.config, files, input.filePlan, input.envImage));
+  }
+  const dependents = new Set(
+    wrapped.filter((item) => item.key.startsWith('initContainers/')).map((item) => item.key.slice('initContainers/'.length)),
+  );
+  if (ours.length > 0) placeInitContainers(spec, ours, dependents);
+  return { pod, wrapped };
+}
+
