@@ -7,6 +7,14 @@ import { createVersionCache } from './aws/version-cache.ts';
 import { loadConfig, type Config, type ConfigIssue } from './config/config.ts';
 import { startOperator, type Operator } from './controller/operator.ts';
 import { fetchServerVersion, loadKubeConfig } from './kube/client.ts';
+import { createImageResolver } from './webhook/image/index.ts';
+import { buildWebhookMetrics } from './webhook/metrics.ts';
+import { buildKubeRefLookup } from './webhook/ref-lookup.ts';
+import { buildResolveImage } from './webhook/resolve-image.ts';
+import { buildWebhookRouter } from './webhook/router.ts';
+import { isSecretAllowed } from './shared/access-policy.ts';
+import { readFileSync } from 'node:fs';
+import type { Express } from 'express';
 import { buildApp } from './server/app.ts';
 import { startHttpsListener } from './server/https-listener.ts';
 import { startMetricsListener } from './server/metrics-listener.ts';
@@ -48,7 +56,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     certFile: config.tlsCertFile,
     keyFile: config.tlsKeyFile,
     reloadIntervalMs: config.tlsReloadIntervalMs,
-    handler: buildApp({ readiness, metrics, log }),
+    handler: buildApp({ readiness, metrics, log, mount: config.injection.enabled ? mountWebhook(config, kc, aws, metrics, log) : undefined }),
     log,
   });
   const metricsListener = await startMetricsListener(config.metricsAddress, metrics).catch(async (error: unknown) => {
@@ -69,6 +77,40 @@ async function serve(config: Config, log: Logger): Promise<number> {
   aws.destroy();
   log.info('stopped');
   return 0;
+}
+
+/** POST /mutate: the injection webhook with its image resolver and reference lookups. */
+function mountWebhook(config: Config, kc: ReturnType<typeof loadKubeConfig>, aws: ReturnType<typeof createAwsClients>, metrics: Metrics, log: Logger) {
+  const resolver = createImageResolver({ ...config.image }, { aws, metricsRegistry: metrics.registry, logger: log });
+  const router = buildWebhookRouter({
+    defaults: config.injection.defaults,
+    lookupRef: buildKubeRefLookup(kc),
+    resolveImage: buildResolveImage(kc, resolver),
+    caBundle: readCaBundle(config.injection.caBundleFile, log),
+    log,
+    metrics: buildWebhookMetrics(metrics.registry),
+    deadlineMs: config.injection.deadlineMs,
+    allowsSecret: (namespace, secretId) => isSecretAllowed(config.operator.accessPolicy, namespace, secretId),
+  });
+  return (app: Express): void => {
+    app.use(router);
+  };
+}
+
+/** The CA bundle handed to launchers, re-read at most every 10 s (the file rotates). */
+function readCaBundle(file: string, log: Logger): () => string | undefined {
+  let cached: { at: number; pem: string | undefined } | undefined;
+  return () => {
+    const now = Date.now();
+    if (cached !== undefined && now - cached.at < 10_000) return cached.pem;
+    try {
+      cached = { at: now, pem: readFileSync(file, 'utf8') };
+    } catch (error) {
+      log.warn({ err: error, file }, 'ca bundle unreadable');
+      cached = { at: now, pem: cached?.pem };
+    }
+    return cached.pem;
+  };
 }
 
 function buildSecretSource(config: Config, aws: ReturnType<typeof createAwsClients>, metrics: Metrics, log: Logger, signal: AbortSignal): SecretSource {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { LevelWithSilent } from 'pino';
 import { parseAccessPolicy, type AccessPolicy } from '../shared/access-policy.ts';
 import { parseBoolean, parseDuration, parseEnum, parseHostPort, parseInteger, parseNonEmpty, type HostPort, type Parsed } from './parse.ts';
+import { parseAnnotationDefaults, type AnnotationDefaults } from './annotations.ts';
 import { EnvReader, type ConfigIssue, type Environment } from './reader.ts';
 import { parseCronOrOff } from './schedule.ts';
 
@@ -38,6 +39,27 @@ export interface AwsConfig {
   readonly callTimeoutMs: number;
 }
 
+export interface InjectionConfig {
+  /** WEBHOOK_ENABLED: serve POST /mutate. */
+  readonly enabled: boolean;
+  /** Controller-wide defaults of the piggysec.com/* annotations (AWS_REGION, PIGGY_ADDRESS, …). */
+  readonly defaults: AnnotationDefaults;
+  /** WEBHOOK_DEADLINE: budget for lookups and image reads inside one admission. */
+  readonly deadlineMs: number;
+  /** WEBHOOK_CA_BUNDLE_FILE: the PEM the launcher trusts for the controller; default TLS_CERT_FILE. */
+  readonly caBundleFile: string;
+}
+
+export interface ImageConfig {
+  readonly platform: { readonly os: string; readonly architecture: string; readonly variant?: string };
+  readonly cacheMaxEntries: number;
+  readonly tagTtlMs: number;
+  readonly resolveTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly insecureRegistries: readonly string[];
+  readonly maxConcurrentRequests: number;
+}
+
 /** The controller's whole configuration: typed, validated and frozen. */
 export interface Config {
   readonly logLevel: LevelWithSilent;
@@ -57,6 +79,8 @@ export interface Config {
   readonly awsRegion: string | undefined;
   readonly aws: AwsConfig;
   readonly operator: OperatorConfig;
+  readonly injection: InjectionConfig;
+  readonly image: ImageConfig;
 }
 
 export type ConfigResult =
@@ -106,14 +130,53 @@ function readAws(env: EnvReader): AwsConfig {
   };
 }
 
+function parsePlatformText(text: string): Parsed<ImageConfig['platform']> {
+  const match = /^([a-z0-9]+)\/([a-z0-9_]+)(?:\/([a-z0-9]+))?$/.exec(text.trim());
+  if (match === null) return { ok: false, error: 'expected os/architecture[/variant], for example linux/amd64' };
+  const [, os = '', architecture = '', variant] = match;
+  return { ok: true, value: variant === undefined ? { os, architecture } : { os, architecture, variant } };
+}
+
+const parseList = (text: string): Parsed<readonly string[]> => ({
+  ok: true,
+  value: text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== ''),
+});
+
+function readInjection(env: EnvReader, variables: Environment, tlsCertFile: string | undefined): InjectionConfig {
+  const parsed = parseAnnotationDefaults(variables);
+  if (!parsed.ok) env.issues.push(...parsed.issues);
+  return {
+    enabled: env.read('WEBHOOK_ENABLED', 'true', parseBoolean),
+    defaults: parsed.ok ? parsed.defaults : {},
+    deadlineMs: env.read('WEBHOOK_DEADLINE', '8s', positiveDuration),
+    caBundleFile: env.optional('WEBHOOK_CA_BUNDLE_FILE') ?? tlsCertFile ?? '',
+  };
+}
+
+function readImage(env: EnvReader): ImageConfig {
+  return {
+    platform: env.read('IMAGE_PLATFORM', 'linux/amd64', parsePlatformText),
+    cacheMaxEntries: env.read('IMAGE_CACHE_MAX_ENTRIES', '1000', between(1, 1_000_000)),
+    tagTtlMs: env.read('IMAGE_TAG_TTL', '5m', parseDuration),
+    resolveTimeoutMs: env.read('IMAGE_RESOLVE_TIMEOUT', '5s', positiveDuration),
+    requestTimeoutMs: env.read('REGISTRY_TIMEOUT', '3s', positiveDuration),
+    insecureRegistries: env.read('INSECURE_REGISTRIES', '', parseList),
+    maxConcurrentRequests: env.read('REGISTRY_MAX_CONCURRENCY', '32', between(1, 10_000)),
+  };
+}
+
 /** Reads every variable, collecting every problem, so one run reports all of them. */
 export function parseConfig(variables: Environment): ConfigResult {
   const env = new EnvReader(variables);
+  const tlsCertFile = env.read('TLS_CERT_FILE', undefined, parseNonEmpty);
   const config: Config = {
     logLevel: env.read('LOG_LEVEL', 'info', (text) => parseEnum(text, LOG_LEVELS)),
     listenAddress: env.read('LISTEN_ADDRESS', ':8443', parseHostPort),
     metricsAddress: env.read('METRICS_ADDRESS', ':9090', parseHostPort),
-    tlsCertFile: env.read('TLS_CERT_FILE', undefined, parseNonEmpty),
+    tlsCertFile,
     tlsKeyFile: env.read('TLS_PRIVATE_KEY_FILE', undefined, parseNonEmpty),
     tlsReloadIntervalMs: env.read('TLS_RELOAD_INTERVAL', '10s', positiveDuration),
     shutdownTimeoutMs: env.read('SHUTDOWN_TIMEOUT', '25s', positiveDuration),
@@ -121,6 +184,8 @@ export function parseConfig(variables: Environment): ConfigResult {
     awsRegion: env.optional('AWS_REGION'),
     aws: readAws(env),
     operator: readOperator(env),
+    injection: readInjection(env, variables, tlsCertFile),
+    image: readImage(env),
   };
   if (config.operator.lease.renewDeadlineMs >= config.operator.lease.durationMs) {
     env.issues.push({ variable: 'LEASE_RENEW_DEADLINE', problem: 'must be shorter than LEASE_DURATION' });

@@ -37,6 +37,7 @@ async function startController(t: Parameters<typeof startPiggy>[0], extraEnv: Re
     TLS_RELOAD_INTERVAL: '200ms',
     LISTEN_ADDRESS: '127.0.0.1:0',
     METRICS_ADDRESS: '127.0.0.1:0',
+    OPERATOR_ENABLED: 'false',
     ...extraEnv,
   });
   const started = await piggy.waitForLog((line) => line.msg === 'controller started');
