@@ -3,7 +3,8 @@ import type { Logger } from '../shared/logger.ts';
 import { keyOf, listRefs, type AWSSecret, type AWSSecretStatus } from './awssecret.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import { buildUpdateCheckStatus } from './status.ts';
-import { parseSchedule, planNextCheck } from './update-schedule.ts';
+import { parseCronOrOff } from '../config/schedule.ts';
+import { planNextCheck } from './update-schedule.ts';
 
 export interface UpdateCheckerOptions {
   /** Controller-wide cron expression; undefined turns checks off unless a resource sets its own. */
@@ -29,7 +30,10 @@ export class UpdateChecker {
 
   scheduleOf(awsSecret: AWSSecret): string | undefined {
     const own = awsSecret.spec.updateCheckSchedule?.trim();
-    if (own !== undefined && own !== '') return parseSchedule(own).ok ? own : undefined;
+    if (own !== undefined && own !== '') {
+      const parsed = parseCronOrOff(own);
+      return parsed.ok ? parsed.value : this.#options.defaultSchedule;
+    }
     return this.#options.defaultSchedule;
   }
 

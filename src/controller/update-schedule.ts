@@ -1,18 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
 
-export type ParsedSchedule = { readonly ok: true; readonly expression: string } | { readonly ok: false; readonly error: string };
-
-/** Validates a cron expression (5 or 6 fields, evaluated in UTC). */
-export function parseSchedule(expression: string): ParsedSchedule {
-  try {
-    CronExpressionParser.parse(expression, { tz: 'UTC' });
-    return { ok: true, expression };
-  } catch (error) {
-    return { ok: false, error: `not a cron expression: ${error instanceof Error ? error.message : String(error)}` };
-  }
-}
-
 /**
  * A stable jitter in [0, maxJitterMs) for a source: every AWSSecret of one AWS secret checks at the
  * same moment (so one DescribeSecret serves them all), while different secrets spread out.

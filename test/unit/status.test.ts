@@ -2,7 +2,8 @@ import test from 'ava';
 import type { AWSSecret } from '../../src/controller/awssecret.ts';
 import { isStatusEqual, setCondition } from '../../src/controller/conditions.ts';
 import { buildFailedStatus, buildSyncedStatus, buildUpdateCheckStatus } from '../../src/controller/status.ts';
-import { jitterFor, parseSchedule, planNextCheck } from '../../src/controller/update-schedule.ts';
+import { parseCronOrOff } from '../../src/config/schedule.ts';
+import { jitterFor, planNextCheck } from '../../src/controller/update-schedule.ts';
 import { AppError } from '../../src/shared/errors.ts';
 
 const t0 = new Date('2026-11-23T10:00:00Z');
@@ -54,8 +55,9 @@ test('status equality ignores condition order', (t) => {
 });
 
 test('cron schedules: next occurrence plus a stable per-source jitter', (t) => {
-  t.true(parseSchedule('0 * * * *').ok);
-  t.false(parseSchedule('every hour').ok);
+  t.deepEqual(parseCronOrOff('0 * * * *'), { ok: true, value: '0 * * * *' });
+  t.deepEqual(parseCronOrOff('off'), { ok: true, value: undefined });
+  t.false(parseCronOrOff('every hour').ok);
   const next = planNextCheck('0 * * * *', 'r/team/db', 0, t0);
   t.is(next.toISOString(), '2026-11-23T11:00:00.000Z');
   const jittered = planNextCheck('0 * * * *', 'r/team/db', 300_000, t0).getTime() - next.getTime();
