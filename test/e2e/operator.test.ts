@@ -49,3 +49,47 @@ test('piggy controller as a process syncs an AWSSecret, reports it in /metrics, 
   t.false(piggy.stdout().includes(CANARY), 'no value in the log');
   t.false(piggy.stderr().includes(CANARY));
 });
+
+test('two controller processes: exactly one leads; killing it hands over to the other', async (t) => {
+  await applyCrds();
+  const namespace = await createTestNamespace(t, 'e2e-lead');
+  const tls = await makeServingCertificate();
+  const start = (identity: string) =>
+    startPiggy(t, ['controller'], {
+      KUBECONFIG: kubeConfigPath(),
+      AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL ?? '',
+      AWS_REGION: process.env.AWS_REGION ?? '',
+      TLS_CERT_FILE: tls.certFile,
+      TLS_PRIVATE_KEY_FILE: tls.keyFile,
+      LISTEN_ADDRESS: '127.0.0.1:0',
+      METRICS_ADDRESS: '127.0.0.1:0',
+      WATCH_NAMESPACE: namespace,
+      LEASE_NAMESPACE: namespace,
+      POD_NAME: identity,
+      LEASE_DURATION: '3s',
+      LEASE_RENEW_DEADLINE: '2s',
+      LEASE_RETRY_PERIOD: '300ms',
+    });
+  const processes = [start('replica-a'), start('replica-b')];
+  const ports = await Promise.all(processes.map(async (piggy) => (await piggy.waitForLog((line) => line.msg === 'controller started')).metricsPort as number));
+  const leaderGauge = async (port: number): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return Number(/^piggy_leader (\d)/m.exec(text)?.[1] ?? 'NaN');
+  };
+  const gauges = await eventually(async () => {
+    const values = await Promise.all(ports.map(leaderGauge));
+    if (values.reduce((sum, value) => sum + value, 0) !== 1) throw new Error(`leader gauges ${values.join(',')}`);
+    return values;
+  });
+  const leaderIndex = gauges.indexOf(1);
+  const followerIndex = 1 - leaderIndex;
+  // Stay stable: still exactly one leader a few renewals later.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  t.deepEqual(await Promise.all(ports.map(leaderGauge)), gauges);
+
+  processes[leaderIndex]?.child.kill('SIGKILL');
+  await eventually(async () => {
+    if ((await leaderGauge(ports[followerIndex] ?? 0)) !== 1) throw new Error('no take-over yet');
+  }, { timeoutMs: 15_000 });
+  t.pass();
+});
