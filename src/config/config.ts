@@ -21,6 +21,9 @@ export interface OperatorConfig {
   /** Cron expression of the AWSCURRENT check; undefined when turned off. */
   readonly updateCheckSchedule: string | undefined;
   readonly updateCheckJitterMs: number;
+  readonly rolloutConcurrency: number;
+  readonly rolloutTimeoutMs: number;
+  readonly rolloutPollIntervalMs: number;
   readonly lease: {
     readonly namespace: string;
     readonly name: string;
@@ -109,6 +112,9 @@ function readOperator(env: EnvReader): OperatorConfig {
     recheckMs: env.read('RECHECK_INTERVAL', '5m', positiveDuration),
     updateCheckSchedule: env.read('UPDATE_CHECK_SCHEDULE', '0 * * * *', parseCronOrOff),
     updateCheckJitterMs: env.read('UPDATE_CHECK_JITTER', '5m', parseDuration),
+    rolloutConcurrency: env.read('ROLLOUT_CONCURRENCY', '5', between(1, 1000)),
+    rolloutTimeoutMs: env.read('ROLLOUT_TIMEOUT', '10m', positiveDuration),
+    rolloutPollIntervalMs: env.read('ROLLOUT_POLL_INTERVAL', '5s', positiveDuration),
     lease: {
       namespace: leaseNamespace,
       name: env.read('LEASE_NAME', 'piggy-operator', parseNonEmpty),

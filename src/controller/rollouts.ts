@@ -262,14 +262,14 @@ export class Rollouts {
   }
 
   #sleep(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = (): void => {
         clearTimeout(timer);
         this.#sleeps.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, ms);
-      timer.unref();
+      const timer = setTimeout(wake, ms); // stop() wakes it
       this.#sleeps.add(wake);
     });
   }
@@ -284,18 +284,23 @@ export interface StartRolloutsOptions {
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly metrics?: Pick<OperatorMetrics, 'rollouts'>;
-  readonly settings?: Partial<RolloutSettings>;
+  /** Unset (undefined) fields take DEFAULT_ROLLOUT_SETTINGS. */
+  readonly settings?: { readonly [K in keyof RolloutSettings]?: number | undefined };
 }
 
 /** The rollout component over the real API: apps/v1 list, get and patch only. */
 export function startRollouts(options: StartRolloutsOptions): Rollouts {
-  const defined = Object.fromEntries(Object.entries(options.settings ?? {}).filter(([, value]) => value !== undefined));
+  const given = options.settings ?? {};
   return new Rollouts({
     workloads: buildWorkloadClient(options.kc),
     recordEvent: (source, reason, message) =>
       options.events.record({ apiVersion: API_VERSION, kind: KIND, name: source.name, namespace: source.namespace, uid: source.uid }, 'Normal', reason, message),
     log: options.log,
     metrics: options.metrics,
-    settings: { ...DEFAULT_ROLLOUT_SETTINGS, ...defined },
+    settings: {
+      concurrency: given.concurrency ?? DEFAULT_ROLLOUT_SETTINGS.concurrency,
+      timeoutMs: given.timeoutMs ?? DEFAULT_ROLLOUT_SETTINGS.timeoutMs,
+      pollIntervalMs: given.pollIntervalMs ?? DEFAULT_ROLLOUT_SETTINGS.pollIntervalMs,
+    },
   });
 }
