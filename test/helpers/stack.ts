@@ -82,7 +82,7 @@ export function uniqueName(prefix: string): string {
 
 /** Polls fn until it resolves; on timeout throws its last error. */
 export async function eventually<T>(fn: () => Promise<T>, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   const intervalMs = opts.intervalMs ?? 250;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
