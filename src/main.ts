@@ -12,6 +12,10 @@ import { buildWebhookMetrics } from './webhook/metrics.ts';
 import { buildKubeRefLookup } from './webhook/ref-lookup.ts';
 import { buildResolveImage } from './webhook/resolve-image.ts';
 import { buildWebhookRouter } from './webhook/router.ts';
+import { buildPodReader } from './kube/pod-reader.ts';
+import { startWebhookCertificates, type WebhookCertificates } from './kube/webhook-certificates.ts';
+import { createTokenReviewer } from './kube/token-review.ts';
+import { buildProxyRouter } from './proxy/router.ts';
 import { isSecretAllowed } from './shared/access-policy.ts';
 import { readFileSync } from 'node:fs';
 import type { Express } from 'express';
@@ -51,12 +55,13 @@ async function serve(config: Config, log: Logger): Promise<number> {
   readiness.register('kubernetes');
   void waitForKubernetes(kc, log, abort.signal).then((ready) => readiness.set('kubernetes', ready));
 
+  const certs = await startManagedCertificates(config, kc, log);
   const https = await startHttpsListener({
     address: config.listenAddress,
     certFile: config.tlsCertFile,
     keyFile: config.tlsKeyFile,
     reloadIntervalMs: config.tlsReloadIntervalMs,
-    handler: buildApp({ readiness, metrics, log, mount: config.injection.enabled ? mountWebhook(config, kc, aws, metrics, log) : undefined }),
+    handler: buildApp({ readiness, metrics, log, mount: mountRoutes(config, kc, aws, source, metrics, log, certs) }),
     log,
   });
   const metricsListener = await startMetricsListener(config.metricsAddress, metrics).catch(async (error: unknown) => {
@@ -73,20 +78,82 @@ async function serve(config: Config, log: Logger): Promise<number> {
   log.info({ signal }, 'shutting down');
   readiness.drain();
   abort.abort();
-  await Promise.all([https.close(config.shutdownTimeoutMs), metricsListener.close(config.shutdownTimeoutMs), operator?.stop()]);
+  await Promise.all([https.close(config.shutdownTimeoutMs), metricsListener.close(config.shutdownTimeoutMs), operator?.stop(), certs?.stop()]);
   aws.destroy();
+  await kc.close();
   log.info('stopped');
   return 0;
 }
 
+/** WEBHOOK_CERT_MANAGEMENT=auto: the CA, serving certificate and caBundle kept by the controller. */
+async function startManagedCertificates(config: Config, kc: ReturnType<typeof loadKubeConfig>, log: Logger): Promise<WebhookCertificates | undefined> {
+  const settings = config.injection.certificates;
+  if (settings.mode !== 'auto') return undefined;
+  return startWebhookCertificates({
+    kc,
+    namespace: settings.namespace,
+    secretName: settings.secretName,
+    serviceName: settings.serviceName,
+    webhookConfigurationName: settings.configurationName,
+    certDir: settings.certDir,
+    checkIntervalMs: settings.checkIntervalMs,
+    log,
+  });
+}
+
+/** The components' routes on the HTTPS listener: /mutate (webhook) and /secret (proxy). */
+function mountRoutes(
+  config: Config,
+  kc: ReturnType<typeof loadKubeConfig>,
+  aws: ReturnType<typeof createAwsClients>,
+  source: SecretSource,
+  metrics: Metrics,
+  log: Logger,
+  certs: WebhookCertificates | undefined,
+) {
+  const caBundle = certs === undefined ? readCaBundle(config.injection.caBundleFile, log) : () => certs.caBundle();
+  const webhook = config.injection.enabled ? mountWebhook(config, kc, aws, metrics, log, caBundle) : undefined;
+  const proxy = config.proxy.enabled ? mountProxy(config, kc, source, metrics, log) : undefined;
+  return (app: Express): void => {
+    webhook?.(app);
+    proxy?.(app);
+  };
+}
+
+/** POST /secret: the proxy, on the same secret source (shared cache) as the operator. */
+function mountProxy(config: Config, kc: ReturnType<typeof loadKubeConfig>, source: SecretSource, metrics: Metrics, log: Logger) {
+  const router = buildProxyRouter({
+    reviewToken: createTokenReviewer(kc, { audiences: config.proxy.audiences, cacheTtlMs: config.proxy.tokenReviewCacheTtlMs, timeoutMs: config.proxy.kubeTimeoutMs }),
+    readPod: buildPodReader(kc, { timeoutMs: config.proxy.kubeTimeoutMs }),
+    source,
+    defaults: config.injection.defaults,
+    policy: config.operator.accessPolicy,
+    log,
+    registry: metrics.registry,
+    maxConcurrency: config.proxy.maxConcurrency,
+    maxQueued: config.proxy.maxQueued,
+    maxQueueWaitMs: config.proxy.queueTimeoutMs,
+  });
+  return (app: Express): void => {
+    app.use(router);
+  };
+}
+
 /** POST /mutate: the injection webhook with its image resolver and reference lookups. */
-function mountWebhook(config: Config, kc: ReturnType<typeof loadKubeConfig>, aws: ReturnType<typeof createAwsClients>, metrics: Metrics, log: Logger) {
+function mountWebhook(
+  config: Config,
+  kc: ReturnType<typeof loadKubeConfig>,
+  aws: ReturnType<typeof createAwsClients>,
+  metrics: Metrics,
+  log: Logger,
+  caBundle: () => string | undefined,
+) {
   const resolver = createImageResolver({ ...config.image }, { aws, metricsRegistry: metrics.registry, logger: log });
   const router = buildWebhookRouter({
     defaults: config.injection.defaults,
     lookupRef: buildKubeRefLookup(kc),
     resolveImage: buildResolveImage(kc, resolver),
-    caBundle: readCaBundle(config.injection.caBundleFile, log),
+    caBundle,
     log,
     metrics: buildWebhookMetrics(metrics.registry),
     deadlineMs: config.injection.deadlineMs,

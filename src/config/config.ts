@@ -42,6 +42,17 @@ export interface AwsConfig {
   readonly callTimeoutMs: number;
 }
 
+export interface WebhookCertConfig {
+  /** WEBHOOK_CERT_MANAGEMENT: `auto` = the controller keeps its CA, certificate and caBundle; `files` = TLS_*_FILE come from elsewhere. */
+  readonly mode: 'auto' | 'files';
+  readonly secretName: string;
+  readonly namespace: string;
+  readonly serviceName: string;
+  readonly configurationName: string;
+  readonly certDir: string;
+  readonly checkIntervalMs: number;
+}
+
 export interface InjectionConfig {
   /** WEBHOOK_ENABLED: serve POST /mutate. */
   readonly enabled: boolean;
@@ -51,6 +62,7 @@ export interface InjectionConfig {
   readonly deadlineMs: number;
   /** WEBHOOK_CA_BUNDLE_FILE: the PEM the launcher trusts for the controller; default TLS_CERT_FILE. */
   readonly caBundleFile: string;
+  readonly certificates: WebhookCertConfig;
 }
 
 export interface ImageConfig {
@@ -61,6 +73,17 @@ export interface ImageConfig {
   readonly requestTimeoutMs: number;
   readonly insecureRegistries: readonly string[];
   readonly maxConcurrentRequests: number;
+}
+
+export interface ProxyConfig {
+  /** PROXY_ENABLED: serve POST /secret. */
+  readonly enabled: boolean;
+  readonly audiences: readonly string[];
+  readonly maxConcurrency: number;
+  readonly maxQueued: number;
+  readonly queueTimeoutMs: number;
+  readonly tokenReviewCacheTtlMs: number;
+  readonly kubeTimeoutMs: number;
 }
 
 /** The controller's whole configuration: typed, validated and frozen. */
@@ -84,6 +107,7 @@ export interface Config {
   readonly operator: OperatorConfig;
   readonly injection: InjectionConfig;
   readonly image: ImageConfig;
+  readonly proxy: ProxyConfig;
 }
 
 export type ConfigResult =
@@ -151,7 +175,19 @@ const parseList = (text: string): Parsed<readonly string[]> => ({
     .filter((part) => part !== ''),
 });
 
-function readInjection(env: EnvReader, variables: Environment, tlsCertFile: string | undefined): InjectionConfig {
+function readWebhookCerts(env: EnvReader): WebhookCertConfig {
+  return {
+    mode: env.read('WEBHOOK_CERT_MANAGEMENT', 'files', (text) => parseEnum(text, ['auto', 'files'] as const)),
+    secretName: env.read('WEBHOOK_CERT_SECRET', 'piggy-webhook-tls', parseNonEmpty),
+    namespace: env.optional('WEBHOOK_CERT_NAMESPACE') ?? env.optional('POD_NAMESPACE') ?? 'piggy-system',
+    serviceName: env.read('WEBHOOK_SERVICE_NAME', 'piggy', parseNonEmpty),
+    configurationName: env.read('WEBHOOK_CONFIGURATION_NAME', 'piggy', parseNonEmpty),
+    certDir: env.read('WEBHOOK_CERT_DIR', '/var/run/piggy/tls', parseNonEmpty),
+    checkIntervalMs: env.read('WEBHOOK_CERT_CHECK_INTERVAL', '1m', positiveDuration),
+  };
+}
+
+function readInjection(env: EnvReader, variables: Environment, tlsCertFile: string | undefined, certificates: WebhookCertConfig): InjectionConfig {
   const parsed = parseAnnotationDefaults(variables);
   if (!parsed.ok) env.issues.push(...parsed.issues);
   return {
@@ -159,6 +195,7 @@ function readInjection(env: EnvReader, variables: Environment, tlsCertFile: stri
     defaults: parsed.ok ? parsed.defaults : {},
     deadlineMs: env.read('WEBHOOK_DEADLINE', '8s', positiveDuration),
     caBundleFile: env.optional('WEBHOOK_CA_BUNDLE_FILE') ?? tlsCertFile ?? '',
+    certificates,
   };
 }
 
@@ -174,24 +211,41 @@ function readImage(env: EnvReader): ImageConfig {
   };
 }
 
+function readProxy(env: EnvReader): ProxyConfig {
+  return {
+    enabled: env.read('PROXY_ENABLED', 'true', parseBoolean),
+    audiences: env.read('PROXY_AUDIENCES', '', parseList),
+    maxConcurrency: env.read('PROXY_MAX_CONCURRENCY', '64', between(1, 10_000)),
+    maxQueued: env.read('PROXY_MAX_QUEUE', '1024', between(0, 100_000)),
+    queueTimeoutMs: env.read('PROXY_QUEUE_TIMEOUT', '10s', positiveDuration),
+    tokenReviewCacheTtlMs: env.read('TOKEN_REVIEW_CACHE_TTL', '10s', parseDuration),
+    kubeTimeoutMs: env.read('PROXY_KUBE_TIMEOUT', '5s', positiveDuration),
+  };
+}
+
 /** Reads every variable, collecting every problem, so one run reports all of them. */
 export function parseConfig(variables: Environment): ConfigResult {
   const env = new EnvReader(variables);
-  const tlsCertFile = env.read('TLS_CERT_FILE', undefined, parseNonEmpty);
+  const certificates = readWebhookCerts(env);
+  // With managed certificates the files live in WEBHOOK_CERT_DIR and need not be named.
+  const managed = certificates.mode === 'auto' ? certificates.certDir : undefined;
+  const tlsCertFile = env.read('TLS_CERT_FILE', managed === undefined ? undefined : `${managed}/tls.crt`, parseNonEmpty);
+  const tlsKeyFile = env.read('TLS_PRIVATE_KEY_FILE', managed === undefined ? undefined : `${managed}/tls.key`, parseNonEmpty);
   const config: Config = {
     logLevel: env.read('LOG_LEVEL', 'info', (text) => parseEnum(text, LOG_LEVELS)),
     listenAddress: env.read('LISTEN_ADDRESS', ':8443', parseHostPort),
     metricsAddress: env.read('METRICS_ADDRESS', ':9090', parseHostPort),
     tlsCertFile,
-    tlsKeyFile: env.read('TLS_PRIVATE_KEY_FILE', undefined, parseNonEmpty),
+    tlsKeyFile,
     tlsReloadIntervalMs: env.read('TLS_RELOAD_INTERVAL', '10s', positiveDuration),
     shutdownTimeoutMs: env.read('SHUTDOWN_TIMEOUT', '25s', positiveDuration),
     kubeconfig: env.optional('KUBECONFIG'),
     awsRegion: env.optional('AWS_REGION'),
     aws: readAws(env),
     operator: readOperator(env),
-    injection: readInjection(env, variables, tlsCertFile),
+    injection: readInjection(env, variables, tlsCertFile, certificates),
     image: readImage(env),
+    proxy: readProxy(env),
   };
   if (config.operator.lease.renewDeadlineMs >= config.operator.lease.durationMs) {
     env.issues.push({ variable: 'LEASE_RENEW_DEADLINE', problem: 'must be shorter than LEASE_DURATION' });

@@ -134,7 +134,20 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
       },
     },
   });
+  // The resourceVersion of each Secret this process last wrote: the watch event of our own write
+  // needs no reconcile (it would only see a stale AWSSecret in the cache and conflict).
+  const ownWrites = new Map<string, string>();
   const onSecret = (secret: V1Secret): void => {
+    const key = ownerKey(secret);
+    if (key === undefined) return;
+    const own = ownWrites.get(key);
+    if (own !== undefined && own === secret.metadata?.resourceVersion) {
+      ownWrites.delete(key);
+      return;
+    }
+    queue.add(key);
+  };
+  const onSecretDeleted = (secret: V1Secret): void => {
     const key = ownerKey(secret);
     if (key !== undefined) queue.add(key);
   };
@@ -145,7 +158,7 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
     labelSelector: MANAGED_SELECTOR,
     list: () => client.listSecrets(MANAGED_SELECTOR, settings.watchNamespace),
     log: deps.log,
-    handlers: { onAdd: onSecret, onUpdate: onSecret, onDelete: onSecret },
+    handlers: { onAdd: onSecret, onUpdate: onSecret, onDelete: onSecretDeleted },
   });
   const checker = new UpdateChecker({
     defaultSchedule: settings.updateCheckSchedule,
@@ -158,7 +171,11 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
     getAWSSecret: (namespace, name) => awsSecrets.get(name, namespace),
     getSecret: (namespace, name) => secrets.get(name, namespace),
     fetchSecret: (namespace, name) => client.readSecret(namespace, name),
-    writeSecret: (action, desired, existing) => writeSecret(client, metrics, action, desired, existing),
+    writeSecret: async (action, desired, existing) => {
+      const written = await writeSecret(client, metrics, action, desired, existing);
+      const { namespace, name } = desired.metadata ?? {};
+      if (written !== undefined && namespace !== undefined && name !== undefined) ownWrites.set(keyOf(namespace, name), written);
+    },
     patchStatus: (awsSecret, status) =>
       client.patchStatus(CRD, awsSecret.metadata.namespace, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status),
     fetchVersion: deps.fetchVersion,
@@ -205,12 +222,14 @@ async function writeSecret(
   action: SecretWrite,
   desired: V1Secret,
   existing: V1Secret | undefined,
-): Promise<void> {
-  if (action === 'create') await client.createSecret(desired);
-  else if (action === 'update') await client.replaceSecret(desired, existing?.metadata?.resourceVersion);
+): Promise<string | undefined> {
+  let resourceVersion: string | undefined;
+  if (action === 'create') resourceVersion = await client.createSecret(desired);
+  else if (action === 'update') resourceVersion = await client.replaceSecret(desired, existing?.metadata?.resourceVersion);
   else {
     await client.deleteSecret(desired.metadata?.namespace ?? '', desired.metadata?.name ?? '', existing?.metadata?.uid);
-    await client.createSecret(desired);
+    resourceVersion = await client.createSecret(desired);
   }
   metrics.secretWrites.inc({ action });
+  return resourceVersion;
 }

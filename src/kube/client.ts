@@ -1,9 +1,13 @@
-import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
+import { PooledKubeConfig } from './pooled-kube-config.ts';
 import { AppError } from '../shared/errors.ts';
 
-/** Kubernetes config from a kubeconfig file when one is given, else in-cluster, else the default chain. */
-export function loadKubeConfig(kubeconfigPath: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+/**
+ * Kubernetes config from a kubeconfig file when one is given, else in-cluster, else the default
+ * chain; its clients share one connection pool.
+ */
+export function loadKubeConfig(kubeconfigPath: string | undefined): PooledKubeConfig {
+  const kc = new PooledKubeConfig();
   try {
     if (kubeconfigPath !== undefined) kc.loadFromFile(kubeconfigPath);
     else kc.loadFromDefault();

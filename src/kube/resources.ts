@@ -70,22 +70,23 @@ export function buildResourceClient(kc: KubeConfig) {
       }
     },
 
-    async createSecret(secret: V1Secret): Promise<void> {
+    /** Creates the Secret; resolves with the resourceVersion it was stored at. */
+    async createSecret(secret: V1Secret): Promise<string | undefined> {
       const namespace = secret.metadata?.namespace ?? '';
       try {
-        await core.createNamespacedSecret({ namespace, body: secret });
+        return (await core.createNamespacedSecret({ namespace, body: secret })).metadata?.resourceVersion;
       } catch (error) {
         throw classifyKubeError(error, 'create', `Secret/${namespace}/${secret.metadata?.name ?? ''}`);
       }
     },
 
     /** Replaces a Secret, guarded by the resourceVersion it was read at. */
-    async replaceSecret(secret: V1Secret, resourceVersion: string | undefined): Promise<void> {
+    async replaceSecret(secret: V1Secret, resourceVersion: string | undefined): Promise<string | undefined> {
       const namespace = secret.metadata?.namespace ?? '';
       const name = secret.metadata?.name ?? '';
       const body: V1Secret = Object.assign({}, secret, { metadata: Object.assign({}, secret.metadata, { resourceVersion }) });
       try {
-        await core.replaceNamespacedSecret({ name, namespace, body });
+        return (await core.replaceNamespacedSecret({ name, namespace, body })).metadata?.resourceVersion;
       } catch (error) {
         throw classifyKubeError(error, 'update', `Secret/${namespace}/${name}`);
       }

@@ -1,0 +1,79 @@
+// The results table (stdout and bench/operator/results.md) and the machine it was measured on.
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { readVersions } from '../../scripts/local/procs.ts';
+import type { BenchOptions } from './options.ts';
+
+export interface CaseResult {
+  readonly count: number;
+  /** Creating the AWSSecrets through the API. */
+  readonly createMs: number;
+  /** From the first AWSSecret create until the last one was Ready=True. */
+  readonly readyMs: number;
+  /** Creating as many plain Secrets directly through the API, same concurrency. */
+  readonly directMs: number;
+  /** The same, with @kubernetes/client-node as shipped: a new TLS connection per request (as the controller). */
+  readonly directStockMs: number;
+  readonly awsCalls: number;
+  readonly awsCallsByApi: Readonly<Record<string, number>>;
+  readonly secretWrites: number;
+  readonly peakRssKiB: number;
+  readonly retries: number;
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function buildTable(results: readonly CaseResult[]): string {
+  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'direct, connection per request', 'AWS calls', 'controller peak RSS'];
+  const rows = results.map((r) => [
+    String(r.count),
+    s(r.createMs),
+    s(r.readyMs),
+    s(r.directMs),
+    `${(r.readyMs / r.directMs).toFixed(2)}×`,
+    s(r.directStockMs),
+    `${r.awsCalls} (${Object.entries(r.awsCallsByApi).map(([api, n]) => `${api} ${n}`).join(', ') || 'none'})`,
+    `${(r.peakRssKiB / 1024).toFixed(0)} MiB`,
+  ]);
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function cpuModel(): string {
+  try {
+    return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
+  } catch {
+    return 'unknown CPU';
+  }
+}
+
+export function describeMachine(): string {
+  const versions = readVersions();
+  return [
+    `nproc ${os.availableParallelism()}`,
+    cpuModel(),
+    `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM`,
+    `node ${process.version}`,
+    `kube-apiserver ${versions.K8S_VERSION ?? '?'}`,
+    `etcd ${versions.ETCD_VERSION ?? '?'}`,
+    `moto ${versions.MOTO_VERSION ?? '?'}`,
+  ].join(', ');
+}
+
+/** The 1-minute load average (other work on the machine skews every figure). */
+export function describeLoad(): string {
+  return (os.loadavg()[0] ?? 0).toFixed(1);
+}
+
+export function describeOptions(options: BenchOptions, reconcileConcurrency: string): string {
+  return `${options.versions} distinct versions (${options.versionsPerSecret} per secret), ${options.concurrency} client requests in flight, ` +
+    `RECONCILE_CONCURRENCY=${reconcileConcurrency}, update checks off`;
+}
+
+/** Appends one dated section to FILE (created with a heading when missing). */
+export function appendResults(file: string, section: { when: Date; machine: string; options: string; table: string; notes: readonly string[] }): void {
+  const head = existsSync(file) ? '' : '# bench/operator results\n\nAppended by `npm run bench:operator`; see bench/README.md for what is measured.\n';
+  const notes = section.notes.map((note) => `- ${note}\n`).join('');
+  appendFileSync(file, `${head}\n## ${section.when.toISOString()}\n\n${section.machine}  \n${section.options}\n\n${section.table}\n${notes === '' ? '' : `\n${notes}`}`);
+}

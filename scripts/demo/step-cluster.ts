@@ -1,0 +1,43 @@
+// Step: the CRD from crds/, the namespace, and a clean slate: what an earlier demo run left behind in
+// a reused stack is removed (the stack runs no garbage collector, so owned objects go by hand too).
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../../src/controller/awssecret.ts';
+import { applyCrds, codeOf, ensureNamespace, loadKubeConfigFile } from '../local/kube-objects.ts';
+import { buildSecretsManager, deleteSecretNow } from '../local/moto-secrets.ts';
+import { AWS_SECRET_NAME, AWSSECRET_NAME, DEPLOYMENT_NAME, NAMESPACE, need, type DemoContext, type DemoStep } from './context.ts';
+import { command, good, say } from './narrate.ts';
+
+async function ignoreNotFound(request: Promise<unknown>): Promise<boolean> {
+  try {
+    await request;
+    return true;
+  } catch (error) {
+    if (codeOf(error) === 404) return false;
+    throw error;
+  }
+}
+
+export const clusterStep: DemoStep = {
+  title: 'Install the AWSSecret CRD (crds/) and a namespace for the demo',
+  async run(ctx: DemoContext) {
+    const stack = need(ctx.stack, 'stack');
+    const kc = loadKubeConfigFile(stack.info.kubeconfig);
+    ctx.kc = kc;
+    ctx.secretsManager = buildSecretsManager(stack.info.awsEndpoint);
+    command('kubectl apply -f crds/');
+    const crds = await applyCrds(kc);
+    good(`CRD ${crds.join(', ')} established (short name: awss)`);
+    command(`kubectl create namespace ${NAMESPACE}`);
+    await ensureNamespace(kc, NAMESPACE);
+
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const removed = await Promise.all([
+      ignoreNotFound(custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: NAMESPACE, name: AWSSECRET_NAME })),
+      ignoreNotFound(kc.makeApiClient(CoreV1Api).deleteNamespacedSecret({ namespace: NAMESPACE, name: AWSSECRET_NAME })),
+      ignoreNotFound(kc.makeApiClient(AppsV1Api).deleteNamespacedDeployment({ namespace: NAMESPACE, name: DEPLOYMENT_NAME })),
+      ignoreNotFound(kc.makeApiClient(CoordinationV1Api).deleteNamespacedLease({ namespace: NAMESPACE, name: 'piggy-operator' })),
+    ]);
+    await deleteSecretNow(ctx.secretsManager, AWS_SECRET_NAME);
+    if (removed.some(Boolean)) say(`removed what an earlier demo run left in namespace ${NAMESPACE}`);
+  },
+};

@@ -1,0 +1,39 @@
+/**
+ * Reads one Pod for the /secret proxy: only what the identity checks need (uid, service account,
+ * annotations). The GET goes to the API server every time: the proxy judges the pod's live state.
+ */
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { classifyKubeError, isNotFound } from './errors.ts';
+import { buildTimeoutOptions } from './request-timeout.ts';
+
+export interface PodSnapshot {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  /** spec.serviceAccountName ('' when unset). */
+  readonly serviceAccountName: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** undefined when the pod does not exist; other failures come back classified (ERR_KUBE_*). */
+export type ReadPod = (namespace: string, name: string) => Promise<PodSnapshot | undefined>;
+
+export function buildPodReader(kc: KubeConfig, options: { readonly timeoutMs?: number } = {}): ReadPod {
+  const core = kc.makeApiClient(CoreV1Api);
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  return async (namespace, name) => {
+    try {
+      const pod = await core.readNamespacedPod({ namespace, name }, buildTimeoutOptions(timeoutMs));
+      return {
+        namespace,
+        name,
+        uid: pod.metadata?.uid ?? '',
+        serviceAccountName: pod.spec?.serviceAccountName ?? '',
+        annotations: pod.metadata?.annotations ?? {},
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw classifyKubeError(error, 'get', `pods/${namespace}/${name}`);
+    }
+  };
+}
