@@ -9,6 +9,13 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# piggy-env packaging (scripts/build-piggy-env.ts) and its isolated-root tests.
+command -v patchelf >/dev/null 2>&1 || missing+=(patchelf)
+command -v strip >/dev/null 2>&1 || missing+=(binutils)
+case "$( [ -x /bin/busybox ] && ldd /bin/busybox 2>&1 || true)" in
+  *"not a dynamic"*) ;;
+  *) missing+=(busybox-static) ;;
+esac
 if [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "ensure-system: installing ${missing[*]}" >&2
