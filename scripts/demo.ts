@@ -15,6 +15,7 @@ import { controllerStep } from './demo/step-controller.ts';
 import { rolloutStep } from './demo/step-rollout.ts';
 import { stackStep } from './demo/step-stack.ts';
 import { updateCheckStep } from './demo/step-update-check.ts';
+import { webhookStep } from './demo/step-webhook.ts';
 
 const STEPS: readonly DemoStep[] = [
   stackStep,
@@ -25,6 +26,7 @@ const STEPS: readonly DemoStep[] = [
   updateCheckStep,
   bumpStep,
   rolloutStep,
+  webhookStep,
 ];
 
 const USAGE = `usage: npm run demo [-- --keep | --down]

@@ -11,6 +11,9 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   LEASE_NAMESPACE: NAMESPACE,
   UPDATE_CHECK_SCHEDULE: '*/5 * * * * *',
   UPDATE_CHECK_JITTER: '0s',
+  // Injection defaults (the webhook step): the launcher image and where launchers reach the proxy.
+  PIGGY_ENV_IMAGE: 'ghcr.io/piggysec/piggy-env:demo',
+  PIGGY_ADDRESS: 'https://piggy.piggy-system.svc',
 };
 
 export const controllerStep: DemoStep = {
