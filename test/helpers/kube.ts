@@ -35,3 +35,23 @@ export async function createTestNamespace(t: ExecutionContext, prefix = 'test'):
   await kube().core.createNamespace({ body });
   return name;
 }
+
+/** A KubeConfig that authenticates as a service account (a TokenRequest token), not as admin. */
+export async function serviceAccountKubeConfig(namespace: string, serviceAccount: string): Promise<KubeConfig> {
+  const admin = kube();
+  const request = await admin.core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const cluster = admin.kc.getCurrentCluster();
+  if (cluster === null) throw new Error('no cluster in the admin kubeconfig');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: serviceAccount, token: request.status?.token ?? '' }],
+    contexts: [{ name: serviceAccount, cluster: cluster.name, user: serviceAccount }],
+    currentContext: serviceAccount,
+  });
+  return kc;
+}

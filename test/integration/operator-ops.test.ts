@@ -1,9 +1,9 @@
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import test from 'ava';
 import { createSecretVersions, decodeData } from '../helpers/aws.ts';
 import { applyCrds, applyOperatorRbac } from '../helpers/crd.ts';
-import { createTestNamespace, kube } from '../helpers/kube.ts';
+import { createTestNamespace, kube, serviceAccountKubeConfig } from '../helpers/kube.ts';
 import { createAWSSecret, getAWSSecret, ref, startTestOperator } from '../helpers/operator.ts';
 import { eventually } from '../helpers/stack.ts';
 
@@ -11,24 +11,6 @@ test.before(async () => {
   await applyCrds();
 });
 
-async function serviceAccountKubeConfig(namespace: string, serviceAccount: string): Promise<KubeConfig> {
-  const admin = kube();
-  const request = await admin.core.createNamespacedServiceAccountToken({
-    name: serviceAccount,
-    namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const cluster = admin.kc.getCurrentCluster();
-  if (cluster === null) throw new Error('no cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: serviceAccount, token: request.status?.token ?? '' }],
-    contexts: [{ name: serviceAccount, cluster: cluster.name, user: serviceAccount }],
-    currentContext: serviceAccount,
-  });
-  return kc;
-}
 
 test('the reconciler works with only the RBAC that deploy/ grants its ServiceAccount', async (t) => {
   const namespace = await createTestNamespace(t, 'rbac-op');

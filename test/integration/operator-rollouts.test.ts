@@ -1,9 +1,9 @@
-import { AppsV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1PodTemplateSpec } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { RESTART_ANNOTATION, buildVersionAnnotationKey } from '../../src/controller/rollout-plan.ts';
 import { createSecretVersions } from '../helpers/aws.ts';
 import { applyCrds, applyOperatorRbac } from '../helpers/crd.ts';
-import { createTestNamespace, kube } from '../helpers/kube.ts';
+import { createTestNamespace, kube, serviceAccountKubeConfig } from '../helpers/kube.ts';
 import { createAWSSecret, getAWSSecret, patchAWSSecretSpec, ref, startTestOperator, type TestOperator } from '../helpers/operator.ts';
 import { eventually } from '../helpers/stack.ts';
 
@@ -148,20 +148,6 @@ test('rolloutConcurrency 1: the second workload is patched only after the first 
   t.is(await op.metric('piggy_rollouts_total', { result: 'triggered' }), 2);
 });
 
-async function serviceAccountKubeConfig(namespace: string, serviceAccount: string): Promise<KubeConfig> {
-  const admin = kube();
-  const request = await admin.core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-  const cluster = admin.kc.getCurrentCluster();
-  if (cluster === null) throw new Error('no cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: serviceAccount, token: request.status?.token ?? '' }],
-    contexts: [{ name: serviceAccount, cluster: cluster.name, user: serviceAccount }],
-    currentContext: serviceAccount,
-  });
-  return kc;
-}
 
 async function asOperator(t: ExecutionContext, namespace: string): Promise<TestOperator> {
   await applyOperatorRbac(namespace, 'piggy');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { AdmissionregistrationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubernetesObject, RbacV1Subject, V1MutatingWebhookConfiguration, V1Pod, V1PolicyRule } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { startWebhookCertificates, type WebhookCertificates, type WebhookCertificatesOptions } from '../../src/kube/webhook-certificates.ts';
@@ -16,7 +16,7 @@ import { startHttpsListener, type RunningListener } from '../../src/server/https
 import { createLogger } from '../../src/shared/logger.ts';
 import { splitPemCertificates } from '../../src/shared/pki.ts';
 import { DEPLOY_DIR, applyObject, loadYamlObjects } from '../helpers/crd.ts';
-import { createTestNamespace, kube } from '../helpers/kube.ts';
+import { createTestNamespace, kube, serviceAccountKubeConfig } from '../helpers/kube.ts';
 import { eventually, uniqueName } from '../helpers/stack.ts';
 
 const SECRET = 'piggy-webhook-tls';
@@ -322,16 +322,3 @@ async function applyWebhookRbac(namespace: string, serviceAccount: string, confi
   for (const object of objects) await applyObject(object);
 }
 
-async function serviceAccountKubeConfig(namespace: string, serviceAccount: string): Promise<KubeConfig> {
-  const token = await kube().core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-  const cluster = kube().kc.getCurrentCluster();
-  if (cluster === null) throw new Error('no cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: serviceAccount, token: token.status?.token ?? '' }],
-    contexts: [{ name: serviceAccount, cluster: cluster.name, user: serviceAccount }],
-    currentContext: serviceAccount,
-  });
-  return kc;
-}
