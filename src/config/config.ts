@@ -130,7 +130,7 @@ function readOperator(env: EnvReader): OperatorConfig {
     enabled: env.read('OPERATOR_ENABLED', 'true', parseBoolean),
     watchNamespace: env.optional('WATCH_NAMESPACE'),
     accessPolicy: env.read('ACCESS_POLICY', '{namespace}/*', parseAccessPolicy),
-    concurrency: env.read('RECONCILE_CONCURRENCY', '10', between(1, 1000)),
+    concurrency: env.read('RECONCILE_CONCURRENCY', '32', between(1, 1000)),
     retryBaseMs: env.read('RETRY_BASE_DELAY', '1s', positiveDuration),
     retryMaxMs: env.read('RETRY_MAX_DELAY', '5m', positiveDuration),
     recheckMs: env.read('RECHECK_INTERVAL', '5m', positiveDuration),
