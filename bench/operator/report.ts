@@ -1,5 +1,6 @@
+import { cpuModel, formatTable } from '../markdown.ts';
 // The results table (stdout and bench/operator/results.md) and the machine it was measured on.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { readVersions } from '../../scripts/local/procs.ts';
 import type { BenchOptions } from './options.ts';
@@ -35,18 +36,9 @@ export function buildTable(results: readonly CaseResult[]): string {
     `${r.awsCalls} (${Object.entries(r.awsCallsByApi).map(([api, n]) => `${api} ${n}`).join(', ') || 'none'})`,
     `${(r.peakRssKiB / 1024).toFixed(0)} MiB`,
   ]);
-  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return formatTable(header, rows);
 }
 
-function cpuModel(): string {
-  try {
-    return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
-  } catch {
-    return 'unknown CPU';
-  }
-}
 
 export function describeMachine(): string {
   const versions = readVersions();

@@ -1,6 +1,7 @@
+import { cpuModel, formatTable } from '../markdown.ts';
 // The results table of bench/webhook (stdout and bench/webhook/results.md) and the machine it ran on.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { readVersions } from '../../scripts/local/procs.ts';
 import type { LoadResult } from './load.ts';
@@ -31,18 +32,9 @@ export function buildTable(rows: readonly Row[]): string {
     String(result.errors),
     String(registryRequests),
   ]);
-  const widths = header.map((_, i) => Math.max(...[header, ...cells].map((row) => (row[i] ?? '').length)));
-  const line = (row: readonly string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...cells.map(line)].join('\n');
+  return formatTable(header, cells);
 }
 
-function cpuModel(): string {
-  try {
-    return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
-  } catch {
-    return 'unknown CPU';
-  }
-}
 
 export function describeMachine(): string {
   return [`nproc ${os.availableParallelism()}`, cpuModel(), `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM`, `node ${process.version}`, `kube-apiserver ${readVersions().K8S_VERSION ?? '?'}`].join(', ');
