@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AWSSecretSpec } from './awssecret.ts';
+import { parseJsonObject } from '../shared/json.ts';
 
 /** A fetched Secrets Manager value (never logged). */
 export interface SourceValue {
@@ -22,15 +23,6 @@ export const RAW_KEY = 'data';
 /** Kubernetes Secret key rules: [-._a-zA-Z0-9]+, at most 253 characters, not "." or "..". */
 export function isValidSecretKey(key: string): boolean {
   return key.length > 0 && key.length <= 253 && KEY_PATTERN.test(key) && key !== '.' && key !== '..';
-}
-
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const toBase64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');

@@ -9,6 +9,7 @@ import { ENV_ERRORS } from './error-codes.ts';
 import type { SendHttp } from './http-request.ts';
 import type { Env } from './settings.ts';
 import { buildSignedHeaders, type AwsCredentials } from './sigv4.ts';
+import { parseJsonObject } from '../shared/json.ts';
 
 export const AWS_TIMEOUT_MS = 10_000;
 export const AWS_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
@@ -89,14 +90,6 @@ export interface AwsJsonCall {
   readonly credentials: AwsCredentials;
 }
 
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text === '' ? '{}' : text);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export async function callAwsJson(call: AwsJsonCall, deps: AwsCallDeps): Promise<Record<string, unknown>> {
   const url = resolveAwsEndpoint(call.service, call.region, deps.env);
@@ -113,7 +106,7 @@ export async function callAwsJson(call: AwsJsonCall, deps: AwsCallDeps): Promise
   });
   const operation = call.target.split('.').pop() ?? call.target;
   const response = await deps.sendHttp({ url, method: 'POST', headers, body, timeoutMs: AWS_TIMEOUT_MS, maxBytes: AWS_MAX_RESPONSE_BYTES, errorCode: ENV_ERRORS.aws });
-  const parsed = parseJsonObject(response.body);
+  const parsed = parseJsonObject(response.body === '' ? '{}' : response.body);
   if (response.status === 200 && parsed !== undefined) return parsed;
   const errorBody = parsed ?? {};
   const header = response.headers['x-amzn-errortype'];

@@ -6,6 +6,7 @@
  */
 import { AppError } from '../shared/errors.ts';
 import { ENV_ERRORS } from './error-codes.ts';
+import { parseJsonObject } from '../shared/json.ts';
 
 export interface SecretPayload {
   readonly secretString?: string;
@@ -17,13 +18,8 @@ export function buildSecretValues(secretId: string, payload: SecretPayload): Rec
   if (payload.secretString === undefined) {
     throw new AppError(ENV_ERRORS.secretFormat, `secret ${secretId} has a binary value; environment values need a SecretString holding a JSON object`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload.secretString);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+  const parsed = parseJsonObject(payload.secretString);
+  if (parsed === undefined) {
     throw new AppError(ENV_ERRORS.secretFormat, `the SecretString of ${secretId} is not a JSON object of key/value pairs`);
   }
   return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));

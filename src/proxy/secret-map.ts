@@ -15,6 +15,7 @@ import type { SecretVersionValue } from '../aws/secret-source.ts';
 import { LAUNCHER_ENV_NAMES } from '../shared/injection-contract.ts';
 import { buildRefusal, PROXY_ERRORS, type Refusal } from './errors.ts';
 import type { CallerIdentity } from './identity.ts';
+import { parseJsonObject } from '../shared/json.ts';
 
 export const ALLOWED_SA_KEY = 'PIGGY_ALLOWED_SA';
 /** The key a non-object SecretString is returned under. */
@@ -57,13 +58,8 @@ export function buildSecretMap(value: SecretVersionValue, what: string): SecretM
   if (value.secretString === undefined) {
     return { ok: false, refusal: buildRefusal(PROXY_ERRORS.secretFormat, `${what} holds binary data (SecretBinary), which cannot become environment values`) };
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value.secretString);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+  const parsed = parseJsonObject(value.secretString);
+  if (parsed === undefined) {
     return { ok: true, map: new Map([[WHOLE_SECRET_KEY, value.secretString]]) };
   }
   return { ok: true, map: new Map(Object.entries(parsed).map(([key, field]) => [key, textOf(field)])) };

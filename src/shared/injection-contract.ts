@@ -32,6 +32,7 @@
  * wrapped container (Piggy's format); the uid is also the container's `PIGGY_UID`.
  */
 import { createHash } from 'node:crypto';
+import { parseJsonObject } from './json.ts';
 
 export const LAUNCHER_VOLUME_NAME = 'piggy-env';
 export const LAUNCHER_MOUNT_PATH = '/piggy';
@@ -206,14 +207,8 @@ export function formatPiggyUids(signatures: Readonly<Record<string, string>>): s
 
 /** Reads a piggy-uid annotation; undefined when it is not an object of uid → signature. */
 export function parsePiggyUids(text: string | undefined): Record<string, string> | undefined {
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const parsed = text === undefined ? undefined : parseJsonObject(text);
+  if (parsed === undefined) return undefined;
   const out: Record<string, string> = {};
   for (const [uid, signature] of Object.entries(parsed)) {
     if (!isContainerUid(uid) || typeof signature !== 'string' || !SIGNATURE_PATTERN.test(signature)) return undefined;

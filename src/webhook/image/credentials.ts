@@ -6,6 +6,7 @@
  */
 import { DOCKER_HUB, type ImageReference } from './reference.ts';
 import type { DockerAuthEntry, DockerConfigJson } from './types.ts';
+import { parseJsonObject } from '../../shared/json.ts';
 
 export type Credential =
   | { readonly kind: 'basic'; readonly username: string; readonly password: string }
@@ -126,14 +127,8 @@ export function planCredentials(
  * (the auths map itself). Returns undefined for anything else; never throws, never echoes content.
  */
 export function parseDockerConfig(text: string): DockerConfigJson | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const record = parsed as Record<string, unknown>;
+  const record = parseJsonObject(text);
+  if (record === undefined) return undefined;
   const auths = 'auths' in record ? record.auths : record;
   if (auths === null || typeof auths !== 'object' || Array.isArray(auths)) return undefined;
   return { auths: auths as Record<string, DockerAuthEntry> };
