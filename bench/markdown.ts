@@ -1,4 +1,9 @@
+// What every benchmark report shares: Markdown tables, and the machine, load and commit a figure was
+// measured on.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { readVersions } from '../scripts/local/procs.ts';
 
 /** A Markdown table with padded columns, as the benchmarks append to their results.md. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -13,5 +18,35 @@ export function cpuModel(): string {
     return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
   } catch {
     return 'unknown CPU';
+  }
+}
+
+/** nproc, CPU, RAM, Node and the stack's versions. */
+export function describeMachine(): string {
+  const versions = readVersions();
+  return [
+    `nproc ${os.availableParallelism()}`,
+    cpuModel(),
+    `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM`,
+    `node ${process.version}`,
+    `kube-apiserver ${versions.K8S_VERSION ?? '?'}`,
+    `etcd ${versions.ETCD_VERSION ?? '?'}`,
+    `moto ${versions.MOTO_VERSION ?? '?'}`,
+  ].join(', ');
+}
+
+/** The 1-minute load average (other work on the machine skews every figure). */
+export function describeLoad(): string {
+  return (os.loadavg()[0] ?? 0).toFixed(1);
+}
+
+/** The commit measured, `+dirty` when src/ or bin/ differ from it. */
+export function describeRevision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin'], { encoding: 'utf8' }).trim() !== '';
+    return `commit ${head}${dirty ? '+dirty' : ''}`;
+  } catch {
+    return 'commit unknown';
   }
 }

@@ -1,8 +1,6 @@
-import { cpuModel, formatTable } from '../markdown.ts';
 // The results table (stdout and bench/operator/results.md) and the machine it was measured on.
 import { appendFileSync, existsSync } from 'node:fs';
-import os from 'node:os';
-import { readVersions } from '../../scripts/local/procs.ts';
+import { formatTable } from '../markdown.ts';
 import type { BenchOptions } from './options.ts';
 
 export interface CaseResult {
@@ -39,24 +37,6 @@ export function buildTable(results: readonly CaseResult[]): string {
   return formatTable(header, rows);
 }
 
-
-export function describeMachine(): string {
-  const versions = readVersions();
-  return [
-    `nproc ${os.availableParallelism()}`,
-    cpuModel(),
-    `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM`,
-    `node ${process.version}`,
-    `kube-apiserver ${versions.K8S_VERSION ?? '?'}`,
-    `etcd ${versions.ETCD_VERSION ?? '?'}`,
-    `moto ${versions.MOTO_VERSION ?? '?'}`,
-  ].join(', ');
-}
-
-/** The 1-minute load average (other work on the machine skews every figure). */
-export function describeLoad(): string {
-  return (os.loadavg()[0] ?? 0).toFixed(1);
-}
 
 export function describeOptions(options: BenchOptions, reconcileConcurrency: string): string {
   return `${options.versions} distinct versions (${options.versionsPerSecret} per secret), ${options.concurrency} client requests in flight, ` +

@@ -17,7 +17,8 @@ import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack
 import { buildAWSSecret, buildDirectSecret, createPinnedVersions, type PinnedVersion } from './fixtures.ts';
 import { createAll, waitAllReady, type Created } from './measure.ts';
 import { BENCH_USAGE, parseBenchArgs, type BenchOptions } from './options.ts';
-import { appendResults, buildTable, describeLoad, describeMachine, describeOptions, type CaseResult } from './report.ts';
+import { describeLoad, describeMachine } from '../markdown.ts';
+import { appendResults, buildTable, describeOptions, type CaseResult } from './report.ts';
 
 const STACK_DIR = path.join(repoRoot, '.local', 'bench');
 const RESULTS_FILE = path.join(import.meta.dirname, 'results.md');

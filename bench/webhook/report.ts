@@ -1,10 +1,7 @@
-import { cpuModel, formatTable } from '../markdown.ts';
 // The results table of bench/webhook (stdout and bench/webhook/results.md) and the machine it ran on.
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
-import os from 'node:os';
-import { readVersions } from '../../scripts/local/procs.ts';
-import type { LoadResult } from './load.ts';
+import type { LoadResult } from '../load.ts';
+import { formatTable } from '../markdown.ts';
 
 export interface Row {
   readonly label: string;
@@ -35,26 +32,6 @@ export function buildTable(rows: readonly Row[]): string {
   return formatTable(header, cells);
 }
 
-
-export function describeMachine(): string {
-  return [`nproc ${os.availableParallelism()}`, cpuModel(), `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM`, `node ${process.version}`, `kube-apiserver ${readVersions().K8S_VERSION ?? '?'}`].join(', ');
-}
-
-/** The commit measured, `+dirty` when the working tree differs from it. */
-export function describeRevision(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin'], { encoding: 'utf8' }).trim() !== '';
-    return `commit ${head}${dirty ? '+dirty' : ''}`;
-  } catch {
-    return 'commit unknown';
-  }
-}
-
-/** The 1-minute load average: other work on the machine skews every figure. */
-export function describeLoad(): string {
-  return (os.loadavg()[0] ?? 0).toFixed(1);
-}
 
 /** Appends one dated section to FILE (created with a heading when missing). */
 export function appendResults(file: string, section: { when: Date; machine: string; load: string; command: string; table: string; rss: { peakRssKiB: number }; revision: string }): void {

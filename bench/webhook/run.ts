@@ -5,9 +5,8 @@
 //   command        the pod with three piggy: values and a command: mutated, no registry involved;
 //   image          the same pod without a command: the entrypoint comes from the image config,
 //                  read once from the stack's registry before the window (warm cache).
-// The load comes from a second process (bench/webhook/load.ts) with a fixed number of requests in
+// The load comes from a second process (bench/load.ts) with a fixed number of requests in
 // flight over keep-alive connections, for a bounded warm-up and measured window per scenario.
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -16,9 +15,10 @@ import { startController, sumMetric, type RunningController } from '../../script
 import { repoRoot } from '../../scripts/local/procs.ts';
 import { startStack, stopStack } from '../../scripts/local/stack.ts';
 import { pushImage } from '../../test/helpers/registry.ts';
-import type { LoadConfig, LoadResult } from './load.ts';
+import { runLoadProcess, type Expectation } from '../load.ts';
+import { describeLoad, describeMachine, describeRevision } from '../markdown.ts';
 import { buildRealisticPod, buildReview, type Scenario } from './pod.ts';
-import { appendResults, buildTable, describeLoad, describeMachine, describeRevision, type Row } from './report.ts';
+import { appendResults, buildTable, type Row } from './report.ts';
 
 const STACK_DIR = path.join(repoRoot, '.local', 'bench-webhook');
 const WORK_DIR = path.join(STACK_DIR, 'bench');
@@ -47,22 +47,7 @@ function parseOptions(argv: readonly string[]): Options {
   return { durationMs: number('--duration', 10, 1) * 1000, warmupMs: number('--warmup', 2, 0) * 1000, concurrency: Math.floor(number('--concurrency', 16, 1)) };
 }
 
-/** Runs the load generator as its own node process and parses its one JSON line. */
-function runLoadProcess(config: LoadConfig, file: string): Promise<LoadResult> {
-  writeFileSync(file, JSON.stringify(config));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'load.ts'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`the load generator exited ${String(code)}`));
-      else resolve(JSON.parse(out) as LoadResult);
-    });
-  });
-}
-
-const SCENARIOS: readonly { scenario: Scenario; label: string; expect: LoadConfig['expect'] }[] = [
+const SCENARIOS: readonly { scenario: Scenario; label: string; expect: Expectation }[] = [
   { scenario: 'needs-nothing', label: 'pod needs nothing (baseline)', expect: 'no-patch' },
   { scenario: 'command', label: '(a) command given', expect: 'patch' },
   { scenario: 'image', label: '(b) no command, warm image cache', expect: 'patch' },
@@ -72,15 +57,13 @@ async function measure(controller: RunningController, image: string, options: Op
   const rows: Row[] = [];
   for (const { scenario, label, expect } of SCENARIOS) {
     // A handful of distinct reviews (uids, owner uids) sent round robin.
-    const bodyFiles = Array.from({ length: 8 }, (_unused, index) => {
-      const file = path.join(WORK_DIR, `${scenario}-${index}.json`);
-      writeFileSync(file, JSON.stringify(buildReview(buildRealisticPod(NAMESPACE, image, scenario), NAMESPACE)));
-      return file;
-    });
+    const requestsFile = path.join(WORK_DIR, `${scenario}-requests.json`);
+    const requests = Array.from({ length: 8 }, () => ({ body: JSON.stringify(buildReview(buildRealisticPod(NAMESPACE, image, scenario), NAMESPACE)) }));
+    writeFileSync(requestsFile, JSON.stringify(requests));
     const before = await controller.scrapeMetrics();
     log(`${label}: ${options.concurrency} in flight, ${options.warmupMs / 1000}s warm-up + ${options.durationMs / 1000}s…`);
     const result = await runLoadProcess(
-      { port: controller.httpsPort, caFile: path.join(STACK_DIR, 'controller', 'tls', 'tls.crt'), bodyFiles, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs: options.durationMs, expect },
+      { port: controller.httpsPort, caFile: path.join(STACK_DIR, 'controller', 'tls', 'tls.crt'), path: '/mutate', requestsFile, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs: options.durationMs, expect },
       path.join(WORK_DIR, `${scenario}-load.json`),
     );
     const after = await controller.scrapeMetrics();
