@@ -12,6 +12,7 @@ import { awsSecretResourceStep } from './demo/step-awssecret.ts';
 import { bumpStep } from './demo/step-bump.ts';
 import { clusterStep } from './demo/step-cluster.ts';
 import { controllerStep } from './demo/step-controller.ts';
+import { launchStep } from './demo/step-launch.ts';
 import { rolloutStep } from './demo/step-rollout.ts';
 import { stackStep } from './demo/step-stack.ts';
 import { updateCheckStep } from './demo/step-update-check.ts';
@@ -27,6 +28,7 @@ const STEPS: readonly DemoStep[] = [
   bumpStep,
   rolloutStep,
   webhookStep,
+  launchStep,
 ];
 
 const USAGE = `usage: npm run demo [-- --keep | --down]
@@ -69,7 +71,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
     void stopping.finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  console.log(bold('piggy demo: a version-pinned AWSSecret, from Secrets Manager to a Secret and a rollout'));
+  console.log(bold('piggy demo: a version-pinned AWSSecret from Secrets Manager to a Secret and a rollout; then injection at container start'));
   let index = 0;
   try {
     for (const current of STEPS) {

@@ -15,6 +15,7 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { runInRoot, startInRoot, type Bind, type RootResult, type RunningRoot } from '../../bench/env/sandbox.ts';
+import { expandKubeletReferences } from '../../scripts/local/kubelet-expansion.ts';
 import { kube } from './kube.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -66,35 +67,6 @@ export interface Kubelet {
   runPod(pod: V1Pod, overrides?: Readonly<Record<string, ContainerOverride>>): Promise<PodRun>;
   /** A token for the pod's service account bound to the pod (what the kubelet projects). */
   podToken(pod: V1Pod, audiences?: readonly string[]): Promise<string>;
-}
-
-/** The kubelet's $(VAR) expansion: `$$` → `$`, `$(NAME)` → its value when defined, else kept as written. */
-export function expandKubeletReferences(text: string, vars: ReadonlyMap<string, string>): string {
-  let out = '';
-  for (let index = 0; index < text.length; index += 1) {
-    const char = text.charAt(index);
-    if (char !== '$' || index + 1 >= text.length) {
-      out += char;
-      continue;
-    }
-    const next = text.charAt(index + 1);
-    if (next === '$') {
-      out += '$';
-      index += 1;
-    } else if (next === '(') {
-      const close = text.indexOf(')', index + 2);
-      if (close === -1) {
-        out += text.slice(index);
-        break;
-      }
-      const name = text.slice(index + 2, close);
-      out += vars.get(name) ?? `$(${name})`;
-      index = close;
-    } else {
-      out += '$';
-    }
-  }
-  return out;
 }
 
 function fieldValue(pod: V1Pod, path: string): string {
