@@ -17,12 +17,14 @@ import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-
 import test, { type ExecutionContext } from 'ava';
 import { createSandbox, sandboxProblems, type RootResult, type Sandbox } from '../../bench/env/sandbox.ts';
 import { ensurePiggyEnvBuild, IMAGE_LAUNCHER_DIR } from '../../scripts/build-piggy-env.ts';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createSecretVersions } from '../helpers/aws.ts';
+import { podIdentityPatch } from '../helpers/pod-identity.ts';
 import { createKubelet, type ContainerOverride, type Kubelet, type PodRun } from '../helpers/kubelet.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';
 import { awsEnv, eventually, uniqueName } from '../helpers/stack.ts';
 import { makeServingCertificate } from '../helpers/tls.ts';
-import { createPodDenied, createScope, ENV_IMAGE, escaped, startWebhookController, type WebhookController } from '../helpers/webhook.ts';
+import { createPodDenied, createScope, ENV_IMAGE, escaped, startPatchingWebhook, startWebhookController, type WebhookController } from '../helpers/webhook.ts';
 
 const CANARY = 'canary-7f3e91b2-launch-e2e-value';
 const APP_IMAGE = 'registry.example.com/e2e/busybox-app:1';
@@ -230,6 +232,35 @@ sandboxSerial('standalone mode: the kubelet projects the IRSA token, the launche
   t.deepEqual([lines(app.stdout).DB_PASSWORD, lines(app.stdout).USER_NAME], [sha256(CANARY), sha256('app-user')]);
   t.is(lines(app.stdout).piggy_vars, '0');
   t.deepEqual(await proxyResults(), before, 'the proxy was not asked');
+});
+
+sandboxTest('file mode (secrets.k8s.aws/*), next to a pod identity webhook: the init container writes the file with the pod\'s role, the app reads it', async (t) => {
+  const ns = await createTestNamespace(t, 'launch-files');
+  await kube().core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'app' } } });
+  const registration = await controller.register(t, ns);
+  // Named to run after piggy's configuration: reinvocation must still give piggy's init container the role.
+  await startPatchingWebhook(t, { name: `zz-${uniqueName('pod-identity')}`, namespace: ns, namespaceSelector: registration.namespaceSelector, patch: (pod) => podIdentityPatch(pod, 'arn:aws:iam::123456789012:role/piggy-e2e-files', awsEnv()) });
+  const client = new SecretsManagerClient({});
+  t.teardown(() => client.destroy());
+  const created = await client.send(new CreateSecretCommand({ Name: `${ns}/file`, SecretString: `-----BEGIN KEY-----\n${CANARY}\n` }));
+  const body = {
+    metadata: { name: uniqueName('files'), namespace: ns, annotations: { 'secrets.k8s.aws/secret-arn': created.ARN ?? '', 'secrets.k8s.aws/mount-path': '/tmp/secrets' } },
+    spec: {
+      serviceAccountName: 'app',
+      securityContext: { runAsUser: 1000, runAsGroup: 1000 },
+      containers: [shell('app', 'echo "file=$(/bin/busybox sha256sum /tmp/secrets/secret | /bin/busybox cut -c1-64)"; /bin/busybox stat -c "mode=%a owner=%u" /tmp/secrets/secret', {})],
+    },
+  };
+  const stored = await kube().core.createNamespacedPod({ namespace: ns, body: body });
+  const pod = await kube().core.readNamespacedPod({ namespace: ns, name: stored.metadata?.name ?? '' });
+  t.deepEqual(pod.spec?.initContainers?.map((item) => item.name), ['piggy-secret-files']);
+  t.true(pod.spec?.initContainers?.[0]?.env?.some((item) => item.name === 'AWS_ROLE_ARN'), 'the pod identity webhook gave piggy\'s init container the role');
+  const { run, results } = await runToEnd(t, pod);
+  t.deepEqual(run.init.map((item) => [item.name, item.code]), [['piggy-secret-files', 0]], run.init[0]?.stderr);
+  const app = mustGet(results, 'app');
+  t.is(app.code, 0, app.stderr);
+  t.is(lines(app.stdout).file, sha256(`-----BEGIN KEY-----\n${CANARY}\n`), 'the SecretString verbatim');
+  t.is(lines(app.stdout).mode, '400 owner=1000', 'readable by the app\'s user only');
 });
 
 /** The launcher refused before the app started: exit 1, the code in its log, no app output. */
