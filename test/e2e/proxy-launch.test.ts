@@ -6,28 +6,28 @@
 // integrity, policy) or, in standalone mode, STS + Secrets Manager on the AWS emulator.
 // Apps print sha256 digests of what they received, so no value is printed anywhere; a canary is
 // checked against every output at the end.
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { createSandbox, sandboxProblems, type RootResult, type Sandbox } from '../../bench/env/sandbox.ts';
 import { ensurePiggyEnvBuild, IMAGE_LAUNCHER_DIR } from '../../scripts/build-piggy-env.ts';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { createSecretVersions } from '../helpers/aws.ts';
+import { APP_IMAGE, digestScript, freePort, lines, mustGet, sha256, shell } from '../helpers/launch.ts';
 import { podIdentityPatch } from '../helpers/pod-identity.ts';
 import { createKubelet, type ContainerOverride, type Kubelet, type PodRun } from '../helpers/kubelet.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';
 import { awsEnv, eventually, uniqueName } from '../helpers/stack.ts';
 import { makeServingCertificate } from '../helpers/tls.ts';
-import { createPodDenied, createScope, ENV_IMAGE, escaped, startPatchingWebhook, startWebhookController, type WebhookController } from '../helpers/webhook.ts';
+import { createPodDenied, createScope, ENV_IMAGE, startPatchingWebhook, startWebhookController, type WebhookController } from '../helpers/webhook.ts';
 
 const CANARY = 'canary-7f3e91b2-launch-e2e-value';
-const APP_IMAGE = 'registry.example.com/e2e/busybox-app:1';
 const problems = sandboxProblems();
 if (problems.length > 0) console.warn(`proxy-launch: SKIPPED — this machine lacks: ${problems.join(', ')}`);
 const sandboxTest = problems.length === 0 ? test : test.skip;
@@ -42,16 +42,6 @@ let namespace: string;
 /** Every stdout/stderr of a launcher or app process, for the canary check. */
 const outputs: string[] = [];
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test.before(async (t) => {
   if (problems.length > 0) return;
@@ -90,24 +80,6 @@ test.after.always('the canary never appears in the controller\'s log or any proc
   for (const output of outputs) t.false(output.includes(CANARY), 'canary in a launcher or app output');
 });
 
-/** Prints `NAME=<sha256 of its value>` for each variable, and the rest of `extra`. */
-function digestScript(names: readonly string[], extra = ''): string {
-  const lines = names.map((name) => `echo "${name}=$(printf %s "$${name}" | /bin/busybox sha256sum | /bin/busybox cut -c1-64)"`);
-  return ['echo "pid=$$"', ...lines, 'echo "piggy_vars=$(/bin/busybox env | /bin/busybox grep -c ^PIGGY_)"', extra].join('; ');
-}
-
-/**
- * A container of the busybox app image running `script` (written as a pod author would: `$` escaped
- * for the kubelet); an env entry is a value or a downward-API field path.
- */
-function shell(name: string, script: string, env: Record<string, string | { fieldPath: string }>, args: readonly string[] = []) {
-  return {
-    name,
-    image: APP_IMAGE,
-    command: ['/bin/busybox', 'sh', '-c', ...escaped([script]), 'sh', ...args],
-    env: Object.entries(env).map(([key, value]) => (typeof value === 'string' ? { name: key, value } : { name: key, valueFrom: { fieldRef: { fieldPath: value.fieldPath } } })),
-  };
-}
 
 const SECRET_ENV = { DB_PASSWORD: 'piggy:db', ALIAS: 'piggy:db', API_KEY: 'piggy:api\n', PLAIN: 'plain', GREETING: 'hello' };
 
@@ -134,13 +106,6 @@ async function runToEnd(t: ExecutionContext, pod: V1Pod, overrides?: Readonly<Re
   return { run, results };
 }
 
-const lines = (stdout: string) => Object.fromEntries(stdout.split('\n').filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
-
-function mustGet<T>(map: ReadonlyMap<string, T>, key: string): T {
-  const value = map.get(key);
-  if (value === undefined) throw new Error(`no ${key}`);
-  return value;
-}
 
 async function proxyResults(): Promise<Record<string, number>> {
   const text = await controller.metrics();
@@ -261,6 +226,21 @@ sandboxTest('file mode (secrets.k8s.aws/*), next to a pod identity webhook: the 
   t.is(app.code, 0, app.stderr);
   t.is(lines(app.stdout).file, sha256(`-----BEGIN KEY-----\n${CANARY}\n`), 'the SecretString verbatim');
   t.is(lines(app.stdout).mode, '400 owner=1000', 'readable by the app\'s user only');
+});
+
+sandboxTest('SSM Parameter Store by path in proxy mode: the last path element is the key, SecureStrings decrypted', async (t) => {
+  const ssm = new SSMClient({});
+  t.teardown(() => ssm.destroy());
+  await ssm.send(new PutParameterCommand({ Name: `/${namespace}/ssm/db/password`, Value: CANARY, Type: 'SecureString' }));
+  await ssm.send(new PutParameterCommand({ Name: `/${namespace}/ssm/user`, Value: 'ssm-user', Type: 'String' }));
+  const pod = await createPod({
+    annotations: { 'piggysec.com/aws-ssm-parameter-path': `/${namespace}/ssm` },
+    containers: [shell('app', digestScript(['DB_PASSWORD', 'USER_NAME']), { DB_PASSWORD: 'piggy:password', USER_NAME: 'piggy:user' })],
+  });
+  const { results } = await runToEnd(t, pod);
+  const app = mustGet(results, 'app');
+  t.is(app.code, 0, app.stderr);
+  t.deepEqual([lines(app.stdout).DB_PASSWORD, lines(app.stdout).USER_NAME], [sha256(CANARY), sha256('ssm-user')]);
 });
 
 /** The launcher refused before the app started: exit 1, the code in its log, no app output. */
