@@ -68,6 +68,11 @@ export function run(
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr }));
+    // A program that exits without reading its input closes the pipe first: that EPIPE is not an
+    // error of ours (its exit code tells), and unhandled it would crash the caller.
+    child.stdin?.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error);
+    });
     child.stdin?.end(opts.input ?? '');
   });
 }
