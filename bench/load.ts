@@ -155,6 +155,27 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
   };
 }
 
+const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
+
+/** The columns a LoadResult fills in a results table: count, rate, ratio to the baseline's rate, latency percentiles, errors. */
+export function rateColumns(unit: string, baselineName: string): string[] {
+  return [unit, `${unit}/s`, `vs ${baselineName}`, 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'];
+}
+
+/** The cells of rateColumns for one result, against the baseline's requests per second. */
+export function rateCells(result: LoadResult, baselinePerSecond: number): string[] {
+  return [
+    String(result.requests),
+    result.perSecond.toFixed(0),
+    `${(result.perSecond / baselinePerSecond).toFixed(2)}×`,
+    ms(result.p50Ms),
+    ms(result.p90Ms),
+    ms(result.p99Ms),
+    ms(result.maxMs),
+    String(result.errors),
+  ];
+}
+
 /** Runs the load generator as its own node process (config written to `configFile`) and parses its one JSON line. */
 export function runLoadProcess(config: LoadConfig, configFile: string): Promise<LoadResult> {
   writeFileSync(configFile, JSON.stringify(config));

@@ -15,12 +15,13 @@ import path from 'node:path';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { buildAwsEnv } from '../../scripts/local/components.ts';
-import { ensureNamespace, forEachLimited, loadKubeConfigFile } from '../../scripts/local/kube-objects.ts';
+import { ensureNamespace, ensureServiceAccount, forEachLimited, loadKubeConfigFile, requestPodToken } from '../../scripts/local/kube-objects.ts';
 import { startController, sumMetric, sumMetricBy, type RunningController } from '../../scripts/local/piggy-controller.ts';
 import { repoRoot } from '../../scripts/local/procs.ts';
 import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack.ts';
 import { buildCommandSignature, formatPiggyUids, PIGGY_UID_ANNOTATION } from '../../src/shared/injection-contract.ts';
-import { runLoadProcess, type LoadConfig, type LoadRequest, type LoadResult } from '../load.ts';
+import { readNumberFlags } from '../flags.ts';
+import { rateCells, rateColumns, runLoadProcess, type LoadConfig, type LoadRequest, type LoadResult } from '../load.ts';
 import { describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
 
 const STACK_DIR = path.join(repoRoot, '.local', 'bench-proxy');
@@ -40,18 +41,7 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const values = new Map<string, string>();
-  const flags = ['--pods', '--duration', '--warmup', '--concurrency'];
-  for (let i = 0; i < argv.length; i++) {
-    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
-    if (!flags.includes(flag)) throw new Error(`unknown option ${flag}; usage: bench:proxy -- [--pods 500] [--duration 10] [--warmup 2] [--concurrency 16]`);
-    values.set(flag, inline ?? argv[++i] ?? '');
-  }
-  const number = (flag: string, fallback: number, min: number) => {
-    const value = Number(values.get(flag) ?? fallback);
-    if (!Number.isFinite(value) || value < min) throw new Error(`${flag} must be a number >= ${min}`);
-    return value;
-  };
+  const number = readNumberFlags(argv, ['--pods', '--duration', '--warmup', '--concurrency'], 'bench:proxy -- [--pods 500] [--duration 10] [--warmup 2] [--concurrency 16]');
   return {
     pods: Math.floor(number('--pods', 500, 1)),
     durationMs: number('--duration', 10, 1) * 1000,
@@ -69,9 +59,7 @@ interface BenchPod {
 /** N pods as the webhook leaves them (piggy-uid annotation, one wrapped container) and a pod-bound token each. */
 async function createPods(kc: KubeConfig, count: number): Promise<BenchPod[]> {
   const core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: SERVICE_ACCOUNT } } }).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code !== 409) throw error;
-  });
+  await ensureServiceAccount(kc, NAMESPACE, SERVICE_ACCOUNT);
   const signature = buildCommandSignature(TEMPLATE);
   const pods: BenchPod[] = new Array<BenchPod>(count);
   await forEachLimited(Array.from({ length: count }, (_unused, index) => index), 16, async (index) => {
@@ -87,12 +75,8 @@ async function createPods(kc: KubeConfig, count: number): Promise<BenchPod[]> {
         },
       },
     });
-    const issued = await core.createNamespacedServiceAccountToken({
-      name: SERVICE_ACCOUNT,
-      namespace: NAMESPACE,
-      body: { spec: { audiences: [], expirationSeconds: 7200, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name, uid: created.metadata?.uid } } },
-    });
-    pods[index] = { name, containerUid, token: issued.status?.token ?? '' };
+    const token = await requestPodToken(kc, { namespace: NAMESPACE, name, uid: created.metadata?.uid ?? '', serviceAccount: SERVICE_ACCOUNT }, { expirationSeconds: 7200 });
+    pods[index] = { name, containerUid, token };
   });
   return pods;
 }
@@ -172,7 +156,6 @@ function difference(before: Counters, after: Counters): Counters {
 
 const total = (aws: Readonly<Record<string, number>>) => Object.values(aws).reduce((sum, count) => sum + count, 0);
 const byApi = (aws: Readonly<Record<string, number>>) => `${total(aws)}${total(aws) === 0 ? '' : ` (${Object.entries(aws).map(([api, n]) => `${api} ${n}`).join(', ')})`}`;
-const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
 
 interface SteadyRow {
   readonly label: string;
@@ -183,17 +166,11 @@ interface SteadyRow {
 function steadyTable(rows: readonly SteadyRow[], concurrency: number): string {
   const baseline = rows[0]?.measured.result.perSecond ?? Number.NaN;
   return formatTable(
-    ['scenario', 'in flight', 'requests', 'requests/s', 'vs TokenReview alone', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'TokenReviews sent', 'AWS calls', 'CPU ms/request: controller', 'API server + etcd'],
+    ['scenario', 'in flight', ...rateColumns('requests', 'TokenReview alone'), 'TokenReviews sent', 'AWS calls', 'CPU ms/request: controller', 'API server + etcd'],
     rows.map(({ label, measured: { result, cpuPerRequest }, counts }) => [
       label,
       String(concurrency),
-      String(result.requests),
-      result.perSecond.toFixed(0),
-      `${(result.perSecond / baseline).toFixed(2)}×`,
-      ms(result.p50Ms),
-      ms(result.p90Ms),
-      ms(result.p99Ms),
-      String(result.errors),
+      ...rateCells(result, baseline),
       counts === undefined ? '—' : String(counts.reviews),
       counts === undefined ? '—' : byApi(counts.aws),
       cpuPerRequest.controller === undefined ? '—' : cpuPerRequest.controller.toFixed(2),

@@ -1,6 +1,6 @@
 // The results table of bench/webhook (stdout and bench/webhook/results.md) and the machine it ran on.
 import { appendFileSync, existsSync } from 'node:fs';
-import type { LoadResult } from '../load.ts';
+import { rateCells, rateColumns, type LoadResult } from '../load.ts';
 import { formatTable } from '../markdown.ts';
 
 export interface Row {
@@ -11,24 +11,10 @@ export interface Row {
   readonly registryRequests: number;
 }
 
-const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
-
 export function buildTable(rows: readonly Row[]): string {
   const baseline = rows[0]?.result.perSecond ?? Number.NaN;
-  const header = ['scenario', 'in flight', 'reviews', 'reviews/s', 'vs baseline', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'registry requests'];
-  const cells = rows.map(({ label, concurrency, result, registryRequests }) => [
-    label,
-    String(concurrency),
-    String(result.requests),
-    result.perSecond.toFixed(0),
-    `${(result.perSecond / baseline).toFixed(2)}×`,
-    ms(result.p50Ms),
-    ms(result.p90Ms),
-    ms(result.p99Ms),
-    ms(result.maxMs),
-    String(result.errors),
-    String(registryRequests),
-  ]);
+  const header = ['scenario', 'in flight', ...rateColumns('reviews', 'baseline'), 'registry requests'];
+  const cells = rows.map(({ label, concurrency, result, registryRequests }) => [label, String(concurrency), ...rateCells(result, baseline), String(registryRequests)]);
   return formatTable(header, cells);
 }
 

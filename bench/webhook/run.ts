@@ -9,12 +9,12 @@
 // flight over keep-alive connections, for a bounded warm-up and measured window per scenario.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CoreV1Api } from '@kubernetes/client-node';
-import { ensureNamespace, loadKubeConfigFile } from '../../scripts/local/kube-objects.ts';
+import { ensureNamespace, ensureServiceAccount, loadKubeConfigFile } from '../../scripts/local/kube-objects.ts';
 import { startController, sumMetric, type RunningController } from '../../scripts/local/piggy-controller.ts';
 import { repoRoot } from '../../scripts/local/procs.ts';
 import { startStack, stopStack } from '../../scripts/local/stack.ts';
 import { pushImage } from '../../test/helpers/registry.ts';
+import { readNumberFlags } from '../flags.ts';
 import { runLoadProcess, type Expectation } from '../load.ts';
 import { describeLoad, describeMachine, describeRevision } from '../markdown.ts';
 import { buildRealisticPod, buildReview, type Scenario } from './pod.ts';
@@ -33,17 +33,7 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const [flag = '', inline] = (argv[i] ?? '').split('=', 2);
-    if (!['--duration', '--warmup', '--concurrency'].includes(flag)) throw new Error(`unknown option ${flag}; usage: bench:webhook -- [--duration 10] [--warmup 2] [--concurrency 16]`);
-    values.set(flag, inline ?? argv[++i] ?? '');
-  }
-  const number = (flag: string, fallback: number, min: number) => {
-    const value = Number(values.get(flag) ?? fallback);
-    if (!Number.isFinite(value) || value < min) throw new Error(`${flag} must be a number >= ${min}`);
-    return value;
-  };
+  const number = readNumberFlags(argv, ['--duration', '--warmup', '--concurrency'], 'bench:webhook -- [--duration 10] [--warmup 2] [--concurrency 16]');
   return { durationMs: number('--duration', 10, 1) * 1000, warmupMs: number('--warmup', 2, 0) * 1000, concurrency: Math.floor(number('--concurrency', 16, 1)) };
 }
 
@@ -78,9 +68,7 @@ async function prepare(kubeconfig: string, registry: string): Promise<string> {
   const kc = loadKubeConfigFile(kubeconfig);
   await ensureNamespace(kc, NAMESPACE);
   // The pod's service account exists, as in a real cluster (the webhook reads its imagePullSecrets).
-  await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' } } }).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code !== 409) throw error;
-  });
+  await ensureServiceAccount(kc, NAMESPACE, 'default');
   await pushImage(registry, 'shop/api', '3.14.1', { entrypoint: ['/usr/local/bin/app'], cmd: ['serve', '--port=8080'], env: ['PATH=/usr/local/bin:/usr/bin:/bin'] });
   return `${registry}/shop/api:3.14.1`;
 }

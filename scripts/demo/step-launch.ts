@@ -9,13 +9,13 @@ import { once } from 'node:events';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { CoreV1Api, type V1Container, type V1EnvVar, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Container, type V1EnvVar, type V1Pod } from '@kubernetes/client-node';
 import { escapeKubernetesReferences, LAUNCHER_PATH } from '../../src/shared/injection-contract.ts';
 import { installLauncher } from '../../src/env/install.ts';
 import { ensurePiggyEnvBuild } from '../build-piggy-env.ts';
 import { buildAwsEnv } from '../local/components.ts';
 import { expandKubeletReferences } from '../local/kubelet-expansion.ts';
-import { codeOf, pollUntil } from '../local/kube-objects.ts';
+import { codeOf, ensureServiceAccount, pollUntil, requestPodToken } from '../local/kube-objects.ts';
 import { sumMetric } from '../local/piggy-controller.ts';
 import { AWS_SECRET_NAME, DEMO_DIR, NAMESPACE, need, type DemoContext, type DemoStep } from './context.ts';
 import { CONTROLLER_ENV } from './step-controller.ts';
@@ -77,15 +77,9 @@ async function recreatePod(core: CoreV1Api, body: V1Pod): Promise<V1Pod> {
 }
 
 /** A TokenRequest for the pod's service account, bound to the pod (what the kubelet projects). */
-async function fetchPodToken(core: CoreV1Api, pod: V1Pod, audiences: readonly string[]): Promise<string> {
-  const issued = await core.createNamespacedServiceAccountToken({
-    name: pod.spec?.serviceAccountName ?? SERVICE_ACCOUNT,
-    namespace: NAMESPACE,
-    body: { spec: { audiences: [...audiences], expirationSeconds: 600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata?.name, uid: pod.metadata?.uid } } },
-  });
-  const token = issued.status?.token;
-  if (token === undefined || token === '') throw new Error('TokenRequest returned no token');
-  return token;
+function fetchPodToken(kc: KubeConfig, pod: V1Pod, audiences: readonly string[]): Promise<string> {
+  const identity = { namespace: NAMESPACE, name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '', serviceAccount: pod.spec?.serviceAccountName ?? SERVICE_ACCOUNT };
+  return requestPodToken(kc, identity, { audiences, expirationSeconds: 600 });
 }
 
 /** The container's env as the kubelet computes it: `value`s in order with $(VAR) expansion, downward-API metadata.name. */
@@ -179,15 +173,6 @@ async function installDemoLauncher(): Promise<string> {
   return installed.path;
 }
 
-async function ensureServiceAccount(core: CoreV1Api): Promise<void> {
-  command(`kubectl -n ${NAMESPACE} create serviceaccount ${SERVICE_ACCOUNT}   # this stack runs no controller that makes it`);
-  try {
-    await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: SERVICE_ACCOUNT } } });
-  } catch (error) {
-    if (codeOf(error) !== 409) throw error;
-  }
-}
-
 /** piggy_proxy_requests_total of the demo controller, summed over the samples that carry `labels`. */
 const proxyRequests = async (ctx: DemoContext, labels: Readonly<Record<string, string>> = {}) =>
   sumMetric(await need(ctx.controller, 'controller').scrapeMetrics(), 'piggy_proxy_requests_total', labels);
@@ -196,9 +181,11 @@ export const launchStep: DemoStep = {
   title: 'piggy-env at container start: proxy mode and standalone mode',
   async run(ctx: DemoContext) {
     const controller = need(ctx.controller, 'controller');
-    const core = need(ctx.kc, 'kubeconfig').makeApiClient(CoreV1Api);
+    const kc = need(ctx.kc, 'kubeconfig');
+    const core = kc.makeApiClient(CoreV1Api);
     const launcher = await installDemoLauncher();
-    await ensureServiceAccount(core);
+    command(`kubectl -n ${NAMESPACE} create serviceaccount ${SERVICE_ACCOUNT}   # this stack runs no controller that makes it`);
+    await ensureServiceAccount(kc, NAMESPACE, SERVICE_ACCOUNT);
     await rm(PODS_DIR, { recursive: true, force: true });
     await mkdir(PODS_DIR, { recursive: true, mode: 0o700 });
     try {
@@ -209,7 +196,7 @@ export const launchStep: DemoStep = {
       say(`proxy mode: Pod ${PROXY_POD}, piggysec.com/piggy-address: ${address} (in a cluster: the controller's Service, this controller's default ${CONTROLLER_ENV.PIGGY_ADDRESS ?? ''})`);
       const proxyPod = await recreatePod(core, buildAppPod(PROXY_POD, { 'piggysec.com/piggy-address': address }, []));
       const tokenFile = path.join(PODS_DIR, `${PROXY_POD}.token`);
-      await writeFile(tokenFile, await fetchPodToken(core, proxyPod, []), { mode: 0o600 });
+      await writeFile(tokenFile, await fetchPodToken(kc, proxyPod, []), { mode: 0o600 });
       say('a kubelet mounts a pod-bound token at /var/run/secrets/kubernetes.io/serviceaccount/token; here a TokenRequest bound to the Pod goes to a file, named by PIGGY_TOKEN_FILE');
       const before = await proxyRequests(ctx, { result: 'ok' });
       await startContainer(ctx, proxyPod, launcher, { PATH, PIGGY_TOKEN_FILE: tokenFile });
@@ -221,7 +208,7 @@ export const launchStep: DemoStep = {
       say(`standalone mode: Pod ${STANDALONE_POD}, piggysec.com/standalone: "true", and the IRSA env EKS's pod identity webhook would add (role ${ROLE_ARN})`);
       const irsa = { AWS_ROLE_ARN: ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE: webIdentityFile, AWS_REGION: aws.AWS_REGION ?? '', AWS_ENDPOINT_URL: aws.AWS_ENDPOINT_URL ?? '' };
       const standalonePod = await recreatePod(core, buildAppPod(STANDALONE_POD, { 'piggysec.com/standalone': 'true' }, Object.entries(irsa).map(([name, value]) => ({ name, value }))));
-      await writeFile(webIdentityFile, await fetchPodToken(core, standalonePod, ['sts.amazonaws.com']), { mode: 0o600 });
+      await writeFile(webIdentityFile, await fetchPodToken(kc, standalonePod, ['sts.amazonaws.com']), { mode: 0o600 });
       say('EKS projects that token (audience sts.amazonaws.com) into the Pod; here a TokenRequest bound to the Pod is written to the file AWS_WEB_IDENTITY_TOKEN_FILE names');
       const proxyBefore = await proxyRequests(ctx);
       await startContainer(ctx, standalonePod, launcher, { PATH });

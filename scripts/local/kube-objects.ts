@@ -99,6 +99,41 @@ export async function ensureNamespace(kc: KubeConfig, name: string): Promise<voi
   }
 }
 
+/** Creates the service account unless it exists (the local stack runs no controller that makes `default`). */
+export async function ensureServiceAccount(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  try {
+    await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  } catch (error) {
+    if (codeOf(error) !== 409) throw error;
+  }
+}
+
+/** Which pod a token is bound to, and whose service account it is. */
+export interface PodIdentity {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly serviceAccount: string;
+}
+
+/** A TokenRequest for the pod's service account bound to the pod: what the kubelet projects. */
+export async function requestPodToken(kc: KubeConfig, pod: PodIdentity, options: { readonly audiences?: readonly string[]; readonly expirationSeconds?: number } = {}): Promise<string> {
+  const issued = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: pod.serviceAccount,
+    namespace: pod.namespace,
+    body: {
+      spec: {
+        audiences: [...(options.audiences ?? [])],
+        expirationSeconds: options.expirationSeconds ?? 3600,
+        boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid },
+      },
+    },
+  });
+  const token = issued.status?.token;
+  if (token === undefined || token === '') throw new Error(`TokenRequest for pod ${pod.namespace}/${pod.name} returned no token`);
+  return token;
+}
+
 /** Runs `task` over `items` with at most `concurrency` in flight; resolves when all are done. */
 export async function forEachLimited<T>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;

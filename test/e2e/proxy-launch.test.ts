@@ -19,7 +19,8 @@ import { ensurePiggyEnvBuild, IMAGE_LAUNCHER_DIR } from '../../scripts/build-pig
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { createSecretVersions } from '../helpers/aws.ts';
-import { APP_IMAGE, digestScript, freePort, lines, mustGet, sha256, shell } from '../helpers/launch.ts';
+import { freePort } from '../../scripts/local/procs.ts';
+import { APP_IMAGE, digestScript, lines, mustGet, sha256, shell } from '../helpers/launch.ts';
 import { podIdentityPatch } from '../helpers/pod-identity.ts';
 import { createKubelet, type ContainerOverride, type Kubelet, type PodRun } from '../helpers/kubelet.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { runInRoot, startInRoot, type Bind, type RootResult, type RunningRoot } from '../../bench/env/sandbox.ts';
 import { expandKubeletReferences } from '../../scripts/local/kubelet-expansion.ts';
+import { requestPodToken } from '../../scripts/local/kube-objects.ts';
 import { kube } from './kube.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -119,18 +120,8 @@ function containerUser(pod: V1Pod, container: V1Container, image: ImageEntry): s
 
 /** A kubelet for pods in `workDir` (one sub-folder per pod uid), running images from `images`. */
 export function createKubelet(workDir: string, images: Readonly<Record<string, ImageEntry>>): Kubelet {
-  const podToken = async (pod: V1Pod, audiences: readonly string[] = []): Promise<string> => {
-    const issued = await kube().core.createNamespacedServiceAccountToken({
-      name: pod.spec?.serviceAccountName ?? 'default',
-      namespace: pod.metadata?.namespace ?? '',
-      body: {
-        spec: { audiences: [...audiences], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata?.name, uid: pod.metadata?.uid } },
-      },
-    });
-    const token = issued.status?.token;
-    if (token === undefined || token === '') throw new Error('TokenRequest returned no token');
-    return token;
-  };
+  const podToken = (pod: V1Pod, audiences: readonly string[] = []): Promise<string> =>
+    requestPodToken(kube().kc, { namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '', serviceAccount: pod.spec?.serviceAccountName ?? 'default' }, { audiences });
 
   /** Host folder per volume; projected tokens written now. */
   const prepareVolumes = async (pod: V1Pod, podDir: string): Promise<Map<string, string>> => {

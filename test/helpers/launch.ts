@@ -1,24 +1,12 @@
 // The pieces of the launch end-to-end tests (test/e2e/proxy-launch.test.ts) that are not about one
-// test: the app image's shell containers, what their output says, a free loopback port.
+// test: the app image's shell containers and what their output says.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { escaped } from './webhook.ts';
 
 /** The busybox "app image" of the test kubelet's catalogue. */
 export const APP_IMAGE = 'registry.example.com/e2e/busybox-app:1';
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Prints `NAME=<sha256 of its value>` for each variable, and the rest of `extra`. */
 export function digestScript(names: readonly string[], extra = ''): string {

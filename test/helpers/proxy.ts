@@ -22,7 +22,8 @@ import { buildCommandSignature, formatPiggyUids, PIGGY_UID_ANNOTATION } from '..
 import { createLogger, type Logger } from '../../src/shared/logger.ts';
 import { createMetrics } from '../../src/shared/metrics.ts';
 import { Readiness } from '../../src/shared/readiness.ts';
-import { kube } from './kube.ts';
+import { requestPodToken } from '../../scripts/local/kube-objects.ts';
+import { kube, serviceAccountKubeConfig } from './kube.ts';
 import { makeServingCertificate } from './tls.ts';
 import { uniqueName } from './stack.ts';
 
@@ -199,17 +200,7 @@ export async function proxyKubeConfig(namespace: string): Promise<KubeConfig> {
       subjects: [{ kind: 'ServiceAccount', name, namespace }],
     },
   });
-  const issued = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { expirationSeconds: 3600 } } });
-  const cluster = admin.getCurrentCluster();
-  if (cluster === null) throw new Error('no cluster in the admin kubeconfig');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name, token: issued.status?.token ?? '' }],
-    contexts: [{ name, cluster: cluster.name, user: name }],
-    currentContext: name,
-  });
-  return kc;
+  return serviceAccountKubeConfig(namespace, name);
 }
 
 /** Starts a proxy; with a test's `t` it stops when the test ends, otherwise call close() (hooks cannot use t.teardown). */
@@ -306,13 +297,8 @@ export async function createPiggyPod(
 }
 
 /** A token bound to the pod, as the kubelet projects it (TokenRequest with a Pod boundObjectRef). */
-export async function podToken(pod: PiggyPod, audiences: readonly string[] = []): Promise<string> {
-  const issued = await kube().core.createNamespacedServiceAccountToken({
-    name: pod.serviceAccount,
-    namespace: pod.namespace,
-    body: { spec: { audiences: [...audiences], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.name, uid: pod.uid } } },
-  });
-  return issued.status?.token ?? '';
+export function podToken(pod: PiggyPod, audiences: readonly string[] = []): Promise<string> {
+  return requestPodToken(kube().kc, pod, { audiences });
 }
 
 /** The request body piggy-env sends for one container of the pod. */
