@@ -97,6 +97,8 @@ async function startManagedCertificates(config: Config, kc: ReturnType<typeof lo
     webhookConfigurationName: settings.configurationName,
     certDir: settings.certDir,
     checkIntervalMs: settings.checkIntervalMs,
+    extraDnsNames: settings.extraDnsNames,
+    extraIpAddresses: settings.extraIpAddresses,
     log,
   });
 }

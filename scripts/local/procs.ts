@@ -218,12 +218,25 @@ export function htpasswdLine(user: string, password: string): string {
   return `${user}:${bcrypt.hashSync(password, 10)}`;
 }
 
+export interface NodeTools {
+  kubelet: string;
+  kubeScheduler: string;
+  kubeControllerManager: string;
+  containerd: string;
+  containerdShim: string;
+  ctr: string;
+  runc: string;
+}
+
 export interface Tools {
   kubeApiserver: string;
   etcd: string;
   kubectl: string | undefined;
   registry: string;
   motoPython: string;
+  /** go-containerregistry's crane: image building and pushing without a Docker daemon. */
+  crane: string;
+  helm: string;
 }
 
 async function ensureBuilt(what: string, file: string, signal?: AbortSignal): Promise<string> {
@@ -256,7 +269,7 @@ async function ensureMoto(version: string, signal?: AbortSignal): Promise<string
 /** Absolute paths of the stack's binaries, building or installing what is missing. */
 export async function ensureTools(opts: { signal?: AbortSignal } = {}): Promise<Tools> {
   const v = readVersions();
-  const missing = ['K8S_VERSION', 'ETCD_VERSION', 'MOTO_VERSION', 'DISTRIBUTION_VERSION'].filter((k) => !v[k]);
+  const missing = ['K8S_VERSION', 'ETCD_VERSION', 'MOTO_VERSION', 'DISTRIBUTION_VERSION', 'CONTAINERD_VERSION', 'RUNC_VERSION', 'CRANE_VERSION', 'HELM_VERSION'].filter((k) => !v[k]);
   if (missing.length > 0) throw new Error(`versions.env lacks ${missing.join(', ')}`);
   const cache = cacheDir();
   const k8s = path.join(cache, `k8s-${v.K8S_VERSION}`);
@@ -272,5 +285,26 @@ export async function ensureTools(opts: { signal?: AbortSignal } = {}): Promise<
   if (!kubectl) kubectl = (await isExecutable(path.join(k8s, 'kubectl'))) ? path.join(k8s, 'kubectl') : await findOnPath('kubectl');
   const registry = await ensureBuilt('registry', path.join(cache, `distribution-${v.DISTRIBUTION_VERSION}`, 'registry'), opts.signal);
   const motoPython = await ensureMoto(v.MOTO_VERSION ?? '', opts.signal);
-  return { kubeApiserver, etcd, kubectl, registry, motoPython };
+  const crane = await ensureBuilt('crane', path.join(cache, `crane-${v.CRANE_VERSION}`, 'crane'), opts.signal);
+  const helm = await ensureBuilt('helm', path.join(cache, `helm-${v.HELM_VERSION}`, 'helm'), opts.signal);
+  return { kubeApiserver, etcd, kubectl, registry, motoPython, crane, helm };
+}
+
+/** The node's binaries, built (and cached by version) when missing. */
+export async function ensureNodeTools(v: Record<string, string>, signal?: AbortSignal): Promise<NodeTools> {
+  const cache = cacheDir();
+  const k8s = path.join(cache, `k8s-node-${v.K8S_VERSION}`);
+  const containerd = path.join(cache, `containerd-${v.CONTAINERD_VERSION}`);
+  const runc = await ensureBuilt('runc', path.join(cache, `runc-${v.RUNC_VERSION}`, 'runc'), signal);
+  await ensureBuilt('containerd', path.join(containerd, 'containerd'), signal);
+  await ensureBuilt('k8s-node', path.join(k8s, 'kubelet'), signal);
+  return {
+    kubelet: path.join(k8s, 'kubelet'),
+    kubeScheduler: path.join(k8s, 'kube-scheduler'),
+    kubeControllerManager: path.join(k8s, 'kube-controller-manager'),
+    containerd: path.join(containerd, 'containerd'),
+    containerdShim: path.join(containerd, 'containerd-shim-runc-v2'),
+    ctr: path.join(containerd, 'ctr'),
+    runc,
+  };
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { LevelWithSilent } from 'pino';
 import { parseAccessPolicy, type AccessPolicy } from '../shared/access-policy.ts';
@@ -51,6 +52,9 @@ export interface WebhookCertConfig {
   readonly configurationName: string;
   readonly certDir: string;
   readonly checkIntervalMs: number;
+  /** WEBHOOK_CERT_EXTRA_NAMES: further DNS names and IP addresses the serving certificate carries. */
+  readonly extraDnsNames: readonly string[];
+  readonly extraIpAddresses: readonly string[];
 }
 
 export interface InjectionConfig {
@@ -175,8 +179,27 @@ const parseList = (text: string): Parsed<readonly string[]> => ({
     .filter((part) => part !== ''),
 });
 
+const DNS_NAME = /^(?=.{1,253}$)(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+
+/** Comma-separated DNS names and IP addresses (IPv4 or IPv6), split by kind. */
+interface CertNames {
+  readonly dns: readonly string[];
+  readonly ips: readonly string[];
+}
+
+function parseCertNames(text: string): Parsed<CertNames> {
+  const parts = text.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  const bad = parts.filter((part) => isIP(part) === 0 && !DNS_NAME.test(part));
+  if (bad.length > 0) return { ok: false, error: `expected DNS names or IP addresses, got ${bad.map((b) => JSON.stringify(b)).join(', ')}` };
+  return { ok: true, value: { dns: parts.filter((part) => isIP(part) === 0), ips: parts.filter((part) => isIP(part) !== 0) } };
+}
+
 function readWebhookCerts(env: EnvReader): WebhookCertConfig {
+  // undefined when invalid (the issue is recorded and the process exits before using it)
+  const extra = env.read<CertNames | undefined>('WEBHOOK_CERT_EXTRA_NAMES', '', parseCertNames);
   return {
+    extraDnsNames: extra?.dns ?? [],
+    extraIpAddresses: extra?.ips ?? [],
     mode: env.read('WEBHOOK_CERT_MANAGEMENT', 'files', (text) => parseEnum(text, ['auto', 'files'] as const)),
     secretName: env.read('WEBHOOK_CERT_SECRET', 'piggy-webhook-tls', parseNonEmpty),
     namespace: env.optional('WEBHOOK_CERT_NAMESPACE') ?? env.optional('POD_NAMESPACE') ?? 'piggy-system',

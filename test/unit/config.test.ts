@@ -57,3 +57,16 @@ test('blank values count as unset', (t) => {
   t.is(result.config.logLevel, 'info');
   t.is(result.config.kubeconfig, undefined);
 });
+
+test('WEBHOOK_CERT_EXTRA_NAMES splits DNS names from IP addresses and rejects anything else', (t) => {
+  const result = parseConfig({ ...minimal, WEBHOOK_CERT_EXTRA_NAMES: ' 127.0.0.1, piggy.example.com,::1 ,127.0.0.2' });
+  if (!result.ok) return t.fail(JSON.stringify(result.issues));
+  t.deepEqual(result.config.injection.certificates.extraDnsNames, ['piggy.example.com']);
+  t.deepEqual(result.config.injection.certificates.extraIpAddresses, ['127.0.0.1', '::1', '127.0.0.2']);
+  const defaults = parseConfig(minimal);
+  if (defaults.ok) t.deepEqual([defaults.config.injection.certificates.extraDnsNames, defaults.config.injection.certificates.extraIpAddresses], [[], []]);
+  else t.fail(JSON.stringify(defaults.issues));
+  const bad = parseConfig({ ...minimal, WEBHOOK_CERT_EXTRA_NAMES: 'ok.example, not a name, https://x' });
+  t.false(bad.ok);
+  if (!bad.ok) t.deepEqual(bad.issues.map((i) => i.variable), ['WEBHOOK_CERT_EXTRA_NAMES']);
+});
