@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the system tools the project builds and tests with, installing Debian packages where
 # they are missing and apt is available: Go (to build the control plane), Python 3 with venv
-# (for the AWS emulator), openssl (test certificates), git and curl.
+# (for the AWS emulator), openssl (test certificates), git and curl; the image build's cross tools.
 set -euo pipefail
 missing=()
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || missing+=(golang-go)
@@ -12,6 +12,13 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 # piggy-env packaging (scripts/build-piggy-env.ts) and its isolated-root tests.
 command -v patchelf >/dev/null 2>&1 || missing+=(patchelf)
 command -v strip >/dev/null 2>&1 || missing+=(binutils)
+# The arm64 launcher and images (scripts/build-images.ts): strip for arm64, and qemu-user to write
+# the arm64 SEA blob and to test the arm64 launcher (called explicitly; binfmt_misc is not touched).
+# Debian's archive keyring verifies the private apt root the arm64 libraries are downloaded with.
+command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || missing+=(binutils-aarch64-linux-gnu)
+command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
 case "$( [ -x /bin/busybox ] && ldd /bin/busybox 2>&1 || true)" in
   *"not a dynamic"*) ;;
   *) missing+=(busybox-static) ;;
