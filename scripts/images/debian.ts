@@ -12,8 +12,11 @@ import { run } from '../local/procs.ts';
 import { type Arch, ARCHES } from './platform.ts';
 
 export const DEBIAN_SUITE = 'bookworm';
-/** What a dynamically linked Node.js needs: the C library and loader, libstdc++, libgcc_s. */
-export const RUNTIME_PACKAGES = ['libc6', 'libstdc++6', 'libgcc-s1'] as const;
+/**
+ * What a dynamically linked Node.js needs: the C library and loader, libstdc++, libgcc_s (and
+ * gcc-12-base, which holds the copyright file of the last two).
+ */
+export const RUNTIME_PACKAGES = ['libc6', 'libstdc++6', 'libgcc-s1', 'gcc-12-base'] as const;
 const execFileAsync = promisify(execFile);
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 const SOURCES = [
@@ -102,6 +105,7 @@ async function readRecorded(root: string): Promise<DebianPackage[] | undefined> 
   try {
     const recorded = JSON.parse(await readFile(join(root, 'packages.json'), 'utf8')) as { sources: string[]; packages: DebianPackage[] };
     if (recorded.sources.join('\n') !== SOURCES.join('\n')) return undefined;
+    if (RUNTIME_PACKAGES.some((name) => !recorded.packages.some((p) => p.name === name))) return undefined;
     await readdir(join(root, 'sysroot'));
     return recorded.packages;
   } catch {
