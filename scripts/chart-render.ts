@@ -53,7 +53,8 @@ export async function renderChart(helm: string, options: RenderOptions = {}, ext
   const dir = await mkdtemp(path.join(tmpdir(), 'piggy-chart-'));
   try {
     const valuesFile = path.join(dir, 'values.yaml');
-    await writeFile(valuesFile, stringify(options.values ?? {}));
+    // YAML 1.1 quoting: helm reads values as YAML 1.1, where an unquoted `off` or `yes` is a boolean.
+    await writeFile(valuesFile, stringify(options.values ?? {}, { version: '1.1' }));
     const args = [
       'template',
       options.release ?? DEPLOY_RELEASE.release,

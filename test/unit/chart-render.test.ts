@@ -207,7 +207,7 @@ test('service account, leader election, scheduling and pod metadata values', asy
       podAnnotations: { 'example.com/a': 'b' },
       podLabels: { team: 'sec', 'app.kubernetes.io/component': 'other' },
       resources: { requests: { cpu: '1' } },
-      piggyEnv: { resources: { requests: { cpu: '10m' }, limits: { memory: '1Gi' } } },
+      piggyEnv: { resources: { requests: { cpu: '10m' }, limits: { memory: '1Gi', cpu: null } } },
       terminationGracePeriodSeconds: 60,
     }),
   });
@@ -217,7 +217,7 @@ test('service account, leader election, scheduling and pod metadata values', asy
   }
   t.is(ofKind(manifests, 'Role').find((m) => m.metadata?.name === 'piggy-leader-election')?.metadata?.namespace, 'leases');
   t.like(envValues(manifests), { LEASE_NAMESPACE: 'leases', LEASE_NAME: 'my-lease', PIGGY_ENV_RESOURCE_CPU_REQUEST: '10m', PIGGY_ENV_RESOURCE_MEMORY_LIMIT: '1Gi' });
-  t.false('PIGGY_ENV_RESOURCE_CPU_LIMIT' in envValues(manifests), 'an unset launcher resource keeps the controller default');
+  t.false('PIGGY_ENV_RESOURCE_CPU_LIMIT' in envValues(manifests), 'a launcher resource set to null is left to the controller default');
   const deployment: V1Deployment = deploymentOf(manifests);
   const pod = deployment.spec?.template;
   t.is(deployment.spec?.replicas, 3);
@@ -226,7 +226,7 @@ test('service account, leader election, scheduling and pod metadata values', asy
   t.is(pod?.metadata?.annotations?.['example.com/a'], 'b');
   t.is(pod?.metadata?.labels?.team, 'sec');
   t.is(pod?.metadata?.labels?.['app.kubernetes.io/component'], 'controller', 'podLabels cannot break the selector');
-  t.deepEqual(pod?.spec?.containers[0]?.resources, { requests: { cpu: '1' } });
+  t.deepEqual(pod?.spec?.containers[0]?.resources, { requests: { cpu: '1', memory: '128Mi' }, limits: { memory: '512Mi' } }, 'merged with the defaults, as helm does');
 });
 
 test('every variant: no wildcard in any rule, every binding names a rendered role', async (t) => {

@@ -1,0 +1,115 @@
+// charts/piggy against the real API server: helm lint, server-side dry runs of several renders
+// (CRD included), and a real helm install and uninstall whose grants are checked with can-i.
+import test from 'ava';
+import { stringify } from 'yaml';
+import { CHART_DIR, renderChart } from '../../scripts/chart-render.ts';
+import { run } from '../../scripts/local/procs.ts';
+import { helmBinary, parseManifests } from '../helpers/chart.ts';
+import { createTestNamespace } from '../helpers/kube.ts';
+import { kubeConfigPath, kubectl, uniqueName } from '../helpers/stack.ts';
+
+const REGION = { aws: { region: 'eu-west-1' } };
+const helm = (args: string[]) => run(helmBinary(), [...args, '--kubeconfig', kubeConfigPath()]);
+
+test('helm lint --strict passes with aws.region and fails without it', async (t) => {
+  const ok = await run(helmBinary(), ['lint', CHART_DIR, '--strict', '--set', 'aws.region=eu-west-1']);
+  t.is(ok.code, 0, ok.stdout + ok.stderr);
+  const bad = await run(helmBinary(), ['lint', CHART_DIR, '--strict']);
+  t.not(bad.code, 0);
+  t.regex(bad.stdout + bad.stderr, /aws\.region is required/);
+});
+
+/** The values a harness sets to run the chart on a loopback-only cluster (see the chart README). */
+const LOOPBACK = {
+  aws: { region: 'us-east-1', endpointUrl: 'http://127.0.0.1:5000' },
+  hostNetwork: true,
+  replicaCount: 1,
+  podDisruptionBudget: { enabled: false },
+  webhook: { url: 'https://127.0.0.1:8443/mutate' },
+  piggyAddress: 'https://127.0.0.1:8443',
+  certificates: { extraNames: ['127.0.0.1'] },
+  extraEnv: [
+    { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' },
+    { name: 'KUBERNETES_SERVICE_PORT', value: '6443' },
+  ],
+  image: { repository: '127.0.0.1:5001/piggy', digest: `sha256:${'c'.repeat(64)}` },
+  piggyEnv: { image: { repository: '127.0.0.1:5001/piggy-env', digest: `sha256:${'d'.repeat(64)}` } },
+};
+
+// Kinds whose CRDs the test stack does not have (cert-manager, Prometheus operator): rendered, not sent.
+const FOREIGN_GROUPS = ['cert-manager.io/', 'monitoring.coreos.com/'];
+
+const variants: [string, Record<string, unknown>][] = [
+  ['only aws.region', REGION],
+  ['operator off', { ...REGION, operator: { enabled: false } }],
+  ['webhook and proxy off', { ...REGION, webhook: { enabled: false }, proxy: { enabled: false } }],
+  ['cert-manager, ServiceMonitor', { ...REGION, certificates: { mode: 'cert-manager', extraNames: ['10.1.2.3'] }, serviceMonitor: { enabled: true } }],
+  ['loopback test cluster', LOOPBACK],
+  ['every scheduling value', { ...REGION, nodeSelector: { a: 'b' }, tolerations: [{ key: 'k', operator: 'Exists' }], affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname' } }] } }, extraEnv: [{ name: 'X', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }], config: { RECONCILE_CONCURRENCY: 8 } }],
+];
+
+for (const [name, values] of variants) {
+  test(`kubectl apply --dry-run=server accepts the render (CRD included): ${name}`, async (t) => {
+    const namespace = await createTestNamespace(t, 'chart-dry-run');
+    const rendered = await renderChart(helmBinary(), { release: uniqueName('rel'), namespace, values, includeCrds: true });
+    t.is(rendered.code, 0, rendered.stderr);
+    const manifests = parseManifests(rendered.stdout);
+    const sent = manifests.filter((m) => !FOREIGN_GROUPS.some((group) => m.apiVersion?.startsWith(group) === true));
+    t.true(manifests.some((m) => m.kind === 'CustomResourceDefinition'), 'the CRD is part of the render');
+    const input = sent.length === manifests.length ? rendered.stdout : sent.map((m) => stringify(m)).join('---\n');
+    const applied = await kubectl(['apply', '--dry-run=server', '-f', '-'], { input });
+    t.is(applied.code, 0, applied.stderr);
+    t.is(applied.stdout.split('\n').filter((line) => line.endsWith('(server dry run)')).length, sent.length, applied.stdout);
+  });
+}
+
+test('helm install creates a working set of objects; the grants are exactly what each component needs; uninstall removes them', async (t) => {
+  const namespace = await createTestNamespace(t, 'chart-install');
+  const release = uniqueName('piggy');
+  // No pod is ever sent to this release's webhook (no namespace carries the label), and no replica runs.
+  const values = { ...REGION, replicaCount: 0, webhook: { namespaceSelector: { matchLabels: { 'piggysec.com/chart-test': release } } } };
+  const args = ['install', release, CHART_DIR, '--namespace', namespace, '--values', '-'];
+  const installed = await run(helmBinary(), [...args, '--kubeconfig', kubeConfigPath()], { input: stringify(values) });
+  t.teardown(() => helm(['uninstall', release, '--namespace', namespace]).then(() => undefined));
+  t.is(installed.code, 0, installed.stderr);
+  t.regex(installed.stdout, new RegExp(`rollout status deployment/${release}`), 'NOTES are rendered');
+
+  const get = (what: string, ns = true) => kubectl(['get', what, ...(ns ? ['-n', namespace] : []), '-o', 'name']);
+  t.is((await get(`deployment/${release}`)).code, 0);
+  t.is((await get(`secret/${release}-webhook-tls`)).code, 1, 'the certificate Secret is the controller’s to create');
+  t.is((await get('crd/awssecrets.piggysec.com', false)).code, 0);
+  const hook = await kubectl(['get', 'mutatingwebhookconfiguration', release, '-o', 'jsonpath={.webhooks[0].namespaceSelector.matchExpressions[0].values}']);
+  t.is(hook.code, 0, hook.stderr);
+  t.deepEqual(JSON.parse(hook.stdout), ['kube-system', 'kube-node-lease', 'kube-public', namespace]);
+
+  const as = `system:serviceaccount:${namespace}:${release}`;
+  const can = async (verb: string, resource: string, ns: string | undefined, extra: string[] = []) =>
+    (await kubectl(['auth', 'can-i', verb, resource, '--as', as, ...(ns === undefined ? ['--all-namespaces'] : ['-n', ns]), ...extra])).stdout.trim();
+  const other = await createTestNamespace(t, 'chart-other');
+  const expectations: [string, string, string | undefined, string[], string][] = [
+    ['watch', 'awssecrets.piggysec.com', undefined, [], 'yes'],
+    ['patch', 'awssecrets.piggysec.com/status', other, [], 'yes'],
+    ['update', 'awssecrets.piggysec.com', other, [], 'no'],
+    ['delete', 'secrets', other, [], 'yes'],
+    ['create', 'tokenreviews.authentication.k8s.io', undefined, [], 'yes'],
+    ['get', 'pods', other, [], 'yes'],
+    ['list', 'pods', other, [], 'no'],
+    ['patch', 'mutatingwebhookconfigurations', undefined, [release], 'yes'],
+    ['patch', 'mutatingwebhookconfigurations', undefined, ['someone-else'], 'no'],
+    ['update', 'leases.coordination.k8s.io', namespace, [], 'yes'],
+    ['update', 'leases.coordination.k8s.io', other, [], 'no'],
+    ['update', 'secrets', namespace, [`${release}-webhook-tls`], 'yes'],
+    ['create', 'pods', other, [], 'no'],
+    ['delete', 'deployments.apps', other, [], 'no'],
+  ];
+  for (const [verb, resource, ns, extra, expected] of expectations) {
+    const target = extra.length > 0 ? `${resource}/${extra[0] ?? ''}` : resource;
+    t.is(await can(verb, target, ns), expected, `${verb} ${target} in ${ns ?? 'all namespaces'}`);
+  }
+
+  const removed = await helm(['uninstall', release, '--namespace', namespace]);
+  t.is(removed.code, 0, removed.stderr);
+  t.is((await get(`deployment/${release}`)).code, 1);
+  t.is((await kubectl(['get', 'clusterrole', `${release}-operator`])).code, 1);
+  t.is((await get('crd/awssecrets.piggysec.com', false)).code, 0, 'helm never deletes a CRD');
+});
