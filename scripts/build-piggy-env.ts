@@ -211,11 +211,14 @@ async function computeBuildId(bundle: string, target: LauncherTarget): Promise<s
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Builds dist/piggy-env (amd64, the default) or dist/piggy-env-arm64 unless a build of the same inputs is there. */
-export async function ensurePiggyEnvBuild(options: { readonly log?: Log; readonly arch?: Arch } = {}): Promise<PiggyEnvBuild> {
+/**
+ * Builds dist/piggy-env (amd64, the default) or dist/piggy-env-arm64 unless a build of the same
+ * inputs is there; `dist` puts it elsewhere (the reproducibility test compares two builds).
+ */
+export async function ensurePiggyEnvBuild(options: { readonly log?: Log; readonly arch?: Arch; readonly dist?: string } = {}): Promise<PiggyEnvBuild> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const target = await launcherTarget(options.arch ?? 'amd64', log);
-  const dist = piggyEnvDist(target.arch);
+  const dist = options.dist ?? piggyEnvDist(target.arch);
   const bundle = await bundleLauncher();
   const buildId = await computeBuildId(bundle, target);
   const current = await readBuild(dist, true);
