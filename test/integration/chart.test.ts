@@ -24,11 +24,9 @@ test('helm lint --strict passes for the default and the other modes', async (t) 
 const LOOPBACK = {
   aws: { region: 'us-east-1', endpointUrl: 'http://127.0.0.1:5000' },
   hostNetwork: true,
-  replicaCount: 1,
-  podDisruptionBudget: { enabled: false },
   webhook: { url: 'https://127.0.0.1:8443/mutate' },
   piggyAddress: 'https://127.0.0.1:8443',
-  certificates: { extraNames: ['127.0.0.1'] },
+  certificates: { extraNames: ['127.0.0.1', '127.0.0.2'] },
   extraEnv: [
     { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' },
     { name: 'KUBERNETES_SERVICE_PORT', value: '6443' },
@@ -89,23 +87,23 @@ test('helm install creates a working set of objects; the grants are exactly what
   const other = await createTestNamespace(t, 'chart-other');
   const expectations: [string, string, string | undefined, string[], string][] = [
     ['watch', 'awssecrets.piggysec.com', undefined, [], 'yes'],
-    ['patch', 'awssecrets.piggysec.com/status', other, [], 'yes'],
+    ['patch', 'awssecrets.piggysec.com', other, ['--subresource=status'], 'yes'],
+    ['patch', 'awssecrets.piggysec.com', other, [], 'no'],
     ['update', 'awssecrets.piggysec.com', other, [], 'no'],
     ['delete', 'secrets', other, [], 'yes'],
     ['create', 'tokenreviews.authentication.k8s.io', undefined, [], 'yes'],
     ['get', 'pods', other, [], 'yes'],
     ['list', 'pods', other, [], 'no'],
-    ['patch', 'mutatingwebhookconfigurations', undefined, [release], 'yes'],
-    ['patch', 'mutatingwebhookconfigurations', undefined, ['someone-else'], 'no'],
+    ['patch', `mutatingwebhookconfigurations/${release}`, undefined, [], 'yes'],
+    ['patch', 'mutatingwebhookconfigurations/someone-else', undefined, [], 'no'],
     ['update', 'leases.coordination.k8s.io', namespace, [], 'yes'],
     ['update', 'leases.coordination.k8s.io', other, [], 'no'],
-    ['update', 'secrets', namespace, [`${release}-webhook-tls`], 'yes'],
+    ['update', `secrets/${release}-webhook-tls`, namespace, [], 'yes'],
     ['create', 'pods', other, [], 'no'],
     ['delete', 'deployments.apps', other, [], 'no'],
   ];
   for (const [verb, resource, ns, extra, expected] of expectations) {
-    const target = extra.length > 0 ? `${resource}/${extra[0] ?? ''}` : resource;
-    t.is(await can(verb, target, ns), expected, `${verb} ${target} in ${ns ?? 'all namespaces'}`);
+    t.is(await can(verb, resource, ns, extra), expected, `${verb} ${resource} ${extra.join(' ')} in ${ns ?? 'all namespaces'}`);
   }
 
   const removed = await helm(['uninstall', release, '--namespace', namespace]);
