@@ -21,6 +21,8 @@ function usage(stack: StackInfo): string {
     `aws (moto)      ${stack.awsEndpoint}  (env ${rel(stack.awsEnvFile)})`,
     `registry        ${stack.registryHost}`,
     auth ? `registry (auth) ${auth.host}  (credentials ${rel(path.join(stack.dir, 'registry-auth.json'))})` : 'registry (auth) not started',
+    ...(stack.nodes ?? []).map((n) => `node            ${n.name} (kubelet :${n.kubeletPort}, containerd ${rel(n.containerdSocket)}; hostNetwork pods only)`),
+    ...(stack.nodes ? [] : ['nodes           not started (PIGGY_LOCAL_NODE=0)']),
     `logs            ${rel(path.join(stack.dir, 'logs'))}`,
     '',
     'use it with:',

@@ -32,6 +32,8 @@ export interface LaunchSpec {
   /** Runs before every start attempt (also before a restart). */
   prepare?: (ports: number[]) => void;
   env?: NodeJS.ProcessEnv;
+  /** The program the process runs once started, when `bin` execs into it (nsenter, unshare). */
+  execs?: string;
 }
 
 export interface LaunchOptions {
@@ -66,7 +68,7 @@ export async function launchComponent(spec: LaunchSpec, opts: LaunchOptions): Pr
     else writeFileSync(log, '');
     const args = spec.args(ports);
     const proc = spawnDetached(spec.bin, args, log, spec.env);
-    const info = { name: spec.name, pid: proc.pid, bin: spec.bin, args, ports, url: spec.url(ports), log, startedAt: new Date().toISOString() };
+    const info = { name: spec.name, pid: proc.pid, bin: spec.execs ?? spec.bin, args, ports, url: spec.url(ports), log, startedAt: new Date().toISOString() };
     opts.onSpawn?.(info);
     try {
       await waitUntil(spec.name, () => spec.ready(info.url), { timeoutMs: spec.timeoutMs, proc, ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -103,12 +105,21 @@ export function etcdSpec(tools: Tools, dir: string): LaunchSpec {
   };
 }
 
+/**
+ * The local nodes' names. An IP-shaped hostname becomes the node's InternalIP without the loopback
+ * check (real-node.md, pitfall 4), so hostNetwork pods on node N get podIP 127.0.0.N: two controller
+ * replicas on two nodes listen on $(POD_IP) without colliding.
+ */
+export const NODE_NAMES = ['127.0.0.1', '127.0.0.2'] as const;
+
 /** The kube-apiserver's own files: its cert dir, admin token and service-account key pair. */
 export interface ApiserverFiles {
   certDir: string;
   /** The self-signed serving certificate the apiserver writes into certDir on its first start. */
   crt: string;
   token: string;
+  /** Each real node's kubelet: user system:node:<name> in group system:nodes. */
+  nodeTokens: Record<string, string>;
   tokenFile: string;
   pub: string;
   key: string;
@@ -119,8 +130,10 @@ export function writeApiserverFiles(certDir: string): ApiserverFiles {
   rmSync(certDir, { recursive: true, force: true });
   mkdirSync(certDir, { recursive: true, mode: 0o700 });
   const token = randomBytes(24).toString('hex');
+  const nodeTokens = Object.fromEntries(NODE_NAMES.map((name) => [name, randomBytes(24).toString('hex')]));
   const tokenFile = path.join(certDir, 'tokens.csv');
-  writeFileSync(tokenFile, `${token},piggy-admin,piggy-admin,"system:masters"\n`, { mode: 0o600 });
+  const nodeLines = Object.entries(nodeTokens).map(([name, t]) => `${t},system:node:${name},system:node:${name},"system:nodes"\n`);
+  writeFileSync(tokenFile, [`${token},piggy-admin,piggy-admin,"system:masters"\n`, ...nodeLines].join(''), { mode: 0o600 });
   const pair = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -129,7 +142,7 @@ export function writeApiserverFiles(certDir: string): ApiserverFiles {
   const [pub, key] = [path.join(certDir, 'sa.pub'), path.join(certDir, 'sa.key')];
   writeFileSync(pub, pair.publicKey);
   writeFileSync(key, pair.privateKey, { mode: 0o600 });
-  return { certDir, crt: path.join(certDir, 'apiserver.crt'), token, tokenFile, pub, key };
+  return { certDir, crt: path.join(certDir, 'apiserver.crt'), token, nodeTokens, tokenFile, pub, key };
 }
 
 export function writeKubeconfig(file: string, server: string, ca: string, token: string): void {

@@ -168,6 +168,8 @@ export interface HttpOptions {
   token?: string;
   basic?: { username: string; password: string };
   ca?: string;
+  /** Skips certificate verification: only for health checks of our own loopback processes. */
+  insecure?: boolean;
   timeoutMs?: number;
 }
 
@@ -180,7 +182,8 @@ export function httpGet(url: string, opts: HttpOptions = {}): Promise<HttpResult
     headers.authorization = `Basic ${Buffer.from(`${opts.basic.username}:${opts.basic.password}`).toString('base64')}`;
   }
   return new Promise((resolve, reject) => {
-    const req = lib.get(u, { headers, timeout: opts.timeoutMs ?? 3_000, ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
+    const tls = { ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.insecure ? { rejectUnauthorized: false } : {}) };
+    const req = lib.get(u, { headers, timeout: opts.timeoutMs ?? 3_000, ...tls }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));

@@ -7,10 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { answers, apiserverSpec, etcdSpec, launchComponent, motoSpec, registrySpec, writeApiserverFiles, writeAwsEnv, writeKubeconfig } from './components.ts';
+import { NODE_NAMES, answers, apiserverSpec, etcdSpec, launchComponent, motoSpec, registrySpec, writeApiserverFiles, writeAwsEnv, writeKubeconfig } from './components.ts';
 import type { ComponentInfo, LaunchSpec } from './components.ts';
 import { stopInstances } from './instance.ts';
-import { ensureTools, htpasswdLine, isRunning, run, runsBinary, stopGroup } from './procs.ts';
+import { startNodes, stopNodes } from './node/node.ts';
+import type { NodeRecord } from './node/node.ts';
+import { ensureNodeTools, ensureTools, htpasswdLine, isRunning, readVersions, run, runsBinary, stopGroup } from './procs.ts';
 import type { Tools } from './procs.ts';
 
 export { ensureTools };
@@ -34,6 +36,8 @@ export interface StackInfo {
   awsEnvFile: string;
   registryHost: string;
   registryAuth: RegistryAuth | undefined;
+  /** The real nodes (kubelet and containerd each; one scheduler and controller-manager), when started. */
+  nodes?: NodeRecord[] | undefined;
 }
 
 export interface ComponentStatus {
@@ -45,8 +49,13 @@ export interface ComponentStatus {
 
 export interface StartOptions {
   registryAuth?: boolean;
+  /** Start the real node too (default: PIGGY_LOCAL_NODE, else on). */
+  node?: boolean;
   signal?: AbortSignal;
 }
+
+/** PIGGY_LOCAL_NODE=0 starts the stack without the real nodes (faster; pods then stay Pending). */
+export const nodeWanted = (opts: StartOptions): boolean => opts.node ?? process.env.PIGGY_LOCAL_NODE !== '0';
 
 type StackRecord = Partial<StackInfo> & Pick<StackInfo, 'dir' | 'ready' | 'components'>;
 
@@ -75,6 +84,7 @@ interface Ctx {
   rec: StackRecord;
   tools: Tools;
   signal: AbortSignal;
+  apiserverFiles?: ReturnType<typeof writeApiserverFiles>;
 }
 
 /** Starts one component, recording its pid in stack.json before waiting for it. */
@@ -89,6 +99,7 @@ function launch(ctx: Ctx, spec: LaunchSpec): Promise<ComponentInfo> {
 async function startApiserver(ctx: Ctx, etcd: ComponentInfo): Promise<void> {
   const { dir } = ctx.rec;
   const files = writeApiserverFiles(path.join(dir, 'apiserver'));
+  ctx.apiserverFiles = files;
   const info = await launch(ctx, apiserverSpec(ctx.tools, { files, etcdUrl: etcd.url }));
   const kubeconfig = path.join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, info.url, await readFile(files.crt, 'utf8'), files.token);
@@ -125,10 +136,30 @@ async function startRegistries(ctx: Ctx, want: boolean | undefined): Promise<voi
   ctx.rec.registryAuth = registryAuth;
 }
 
+async function startRealNode(ctx: Ctx): Promise<void> {
+  const { rec, tools } = ctx;
+  if (!tools.kubectl || !ctx.apiserverFiles || !rec.kubeconfig || !rec.apiserverUrl || !rec.registryHost) throw new Error('the node needs kubectl, the apiserver and the registry');
+  const nodeTools = await ensureNodeTools(readVersions(), ctx.signal);
+  const registries = [rec.registryHost, ...(rec.registryAuth ? [rec.registryAuth.host] : [])];
+  rec.nodes = await startNodes({
+    dir: rec.dir, tools: nodeTools, crane: tools.crane, kubectl: tools.kubectl, apiserverUrl: rec.apiserverUrl, apiserverFiles: ctx.apiserverFiles,
+    kubeconfig: rec.kubeconfig, registries, signal: ctx.signal,
+    onSpawn: (info) => {
+      rec.components.push(info);
+      writeRecord(rec);
+    },
+    onRecord: (nodes) => {
+      rec.nodes = [...nodes];
+      writeRecord(rec);
+    },
+  }, NODE_NAMES);
+  writeRecord(rec);
+}
+
 /** Where tests' private instances live (see instance.ts). */
 export const privateDir = (dir: string): string => path.join(path.resolve(dir), 'private');
 
-const generated = ['private', 'etcd', 'apiserver', 'registry-data', 'registry-auth-data', 'kubeconfig', 'aws.env', 'registry', 'registry-auth.json', 'registry-auth.htpasswd'];
+const generated = ['private', 'node-1', 'node-2', 'apiserver-ca.crt', 'controller-manager-flex', 'etcd', 'apiserver', 'registry-data', 'registry-auth-data', 'kubeconfig', 'aws.env', 'registry', 'registry-auth.json', 'registry-auth.htpasswd'];
 
 /** Starts a fresh stack in DIR; on failure stops what it started and throws with the log tail. */
 export async function startStack(dir: string, opts: StartOptions = {}, toolsIn?: Tools): Promise<StackInfo> {
@@ -154,6 +185,7 @@ export async function startStack(dir: string, opts: StartOptions = {}, toolsIn?:
     startRegistries(ctx, opts.registryAuth).catch(fail),
   ]);
   const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (errors.length === 0 && nodeWanted(opts)) await startRealNode(ctx).catch((err: unknown) => errors.push(err));
   if (errors.length > 0) {
     await stopStack(dir);
     throw first ?? errors[0];
@@ -171,6 +203,7 @@ export async function stopStack(dir: string): Promise<void> {
   await stopInstances(privateDir(dir));
   const rec = await readRecord(path.resolve(dir));
   if (!rec) return;
+  if (rec.nodes) await stopNodes(rec.nodes, rec.components);
   for (const c of [...rec.components].reverse()) {
     if (isRunning(c.pid) && runsBinary(c.pid, c.bin)) await stopGroup(c.pid);
   }
