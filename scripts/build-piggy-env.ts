@@ -13,8 +13,9 @@
 //      points PT_INTERP at the glibc loader shipped in lib/ beside it (padded to 255 bytes so
 //      `install <dir>` can rewrite it in place) and sets DT_RPATH `$ORIGIN/lib` (RPATH, not RUNPATH:
 //      it is also searched for dlopen and wins over the app's LD_LIBRARY_PATH);
-//   4. the loader and the libraries Node needs are copied into lib/ (scripts/images/piggy-env-target.ts:
-//      `ldd` for this machine's amd64 Node; Debian bookworm's arm64 packages for arm64).
+//   4. the loader and the libraries Node needs are copied into lib/.
+// The Node binary and the libraries are npm's official node-linux-<arch> and Debian bookworm's
+// packages for both architectures (scripts/images/piggy-env-target.ts), not this machine's.
 // Output, dist/piggy-env/ (amd64) and dist/piggy-env-arm64/ (git-ignored): image/ is the piggy-env
 // image's root filesystem (ENTRYPOINT /usr/lib/piggy-env/piggy-env, see the Dockerfile beside it;
 // `npm run build:images` makes the image); `piggy-env install /piggy` in it fills the launcher volume. Cached by a hash of every input; safe to run concurrently.
@@ -62,7 +63,7 @@ export interface PiggyEnvBuild {
   readonly executableBytes: number;
   readonly runtimeBytes: number;
   readonly runtimeFiles: readonly string[];
-  /** Debian packages the runtime came from (arm64), as name=version. */
+  /** Debian packages the runtime came from, as name=version. */
   readonly packages: readonly string[];
   readonly reused: boolean;
 }
