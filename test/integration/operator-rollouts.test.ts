@@ -1,16 +1,16 @@
-import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1PodTemplateSpec } from '@kubernetes/client-node';
+import { AppsV1Api, type V1PodTemplateSpec } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { RESTART_ANNOTATION, buildVersionAnnotationKey } from '../../src/controller/rollout-plan.ts';
 import { createSecretVersions } from '../helpers/aws.ts';
 import { applyCrds, applyOperatorRbac } from '../helpers/crd.ts';
 import { createTestNamespace, kube, serviceAccountKubeConfig } from '../helpers/kube.ts';
 import { createAWSSecret, getAWSSecret, patchAWSSecretSpec, ref, startTestOperator, type TestOperator } from '../helpers/operator.ts';
-import { eventually } from '../helpers/stack.ts';
+import { busyboxImage, onRealNode } from '../helpers/real-node.ts';
+import { eventually, kubectl } from '../helpers/stack.ts';
 
 type Kind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
 
 const POLL_MS = 200;
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 test.before(async () => {
   await applyCrds();
@@ -22,10 +22,20 @@ function podTemplate(app: string): V1PodTemplateSpec {
   return { metadata: { labels: { app } }, spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }] } };
 }
 
-async function createWorkload(kind: Kind, namespace: string, name: string, follows?: string): Promise<void> {
+/**
+ * A pod template the real nodes run: busybox, Ready only once /tmp/ready exists (the test decides
+ * when a rollout finishes, and the real Deployment controller reports it).
+ */
+async function gatedTemplate(app: string): Promise<V1PodTemplateSpec> {
+  const probe = { exec: { command: ['cat', '/tmp/ready'] }, periodSeconds: 1 };
+  const container = { name: 'app', image: await busyboxImage(), args: ['exec sleep 3600'], readinessProbe: probe };
+  return { metadata: { labels: { app } }, spec: onRealNode({ containers: [container], terminationGracePeriodSeconds: 0 }) };
+}
+
+async function createWorkload(kind: Kind, namespace: string, name: string, follows?: string, template?: V1PodTemplateSpec): Promise<void> {
   const annotations: Record<string, string> = follows === undefined ? {} : { [RESTART_ANNOTATION]: follows };
   const metadata = { name, namespace, annotations };
-  const spec = { selector: { matchLabels: { app: name } }, template: podTemplate(name) };
+  const spec = { selector: { matchLabels: { app: name } }, template: template ?? podTemplate(name) };
   if (kind === 'Deployment') await apps().createNamespacedDeployment({ namespace, body: { metadata, spec } });
   else if (kind === 'StatefulSet') await apps().createNamespacedStatefulSet({ namespace, body: { metadata, spec: { ...spec, serviceName: name } } });
   else await apps().createNamespacedDaemonSet({ namespace, body: { metadata, spec } });
@@ -59,11 +69,16 @@ async function staysFalse(condition: () => Promise<boolean>, windowMs: number): 
   return true;
 }
 
-/** What a Deployment controller would write when a rollout finished (no controller-manager here). */
-async function completeDeployment(namespace: string, name: string): Promise<void> {
-  const current = await apps().readNamespacedDeployment({ namespace, name });
-  const status = { observedGeneration: current.metadata?.generation, replicas: 1, updatedReplicas: 1, availableReplicas: 1, readyReplicas: 1 };
-  await apps().patchNamespacedDeploymentStatus({ namespace, name, body: { status } }, mergePatch);
+/** Lets the newest pod of Deployment NAME (the one whose template carries KEY=VALUE) turn Ready. */
+async function finishRollout(namespace: string, name: string, key: string, value: string): Promise<void> {
+  const pod = await eventually(async () => {
+    const pods = await kube().core.listNamespacedPod({ namespace, labelSelector: `app=${name}` });
+    const newest = pods.items.find((p) => p.metadata?.annotations?.[key] === value && p.status?.phase === 'Running');
+    if (newest?.metadata?.name === undefined) throw new Error(`no running pod of ${name} with ${key}=${value} yet`);
+    return newest.metadata.name;
+  });
+  const res = await kubectl(['-n', namespace, 'exec', pod, '--', 'touch', '/tmp/ready']);
+  if (res.code !== 0) throw new Error(`kubectl exec ${pod}: ${res.stderr}`);
 }
 
 /** An AWSSecret on version v1 of a two-version secret, synced (status.versionId = v1). */
@@ -115,19 +130,19 @@ test('a version bump rolls out the opted-in Deployment, StatefulSet and DaemonSe
   t.true(events.every((event) => event.involvedObject.kind === 'AWSSecret' && event.involvedObject.name === 'db' && event.type === 'Normal'));
   t.true(events.some((event) => event.message?.includes('StatefulSet store') === true));
 
-  // The three never finish rolling (no controller-manager): the revert supersedes them at once.
+  // The three never finish rolling (their pods do not tolerate the real nodes' taint): the revert supersedes them at once.
   await bump(namespace, 'db', v1);
   for (const [kind, name] of followers) await waitForAnnotation(kind, namespace, name, key, v1);
   t.is((await readWorkload('Deployment', namespace, 'web')).metadata?.generation, 3, 'one patch per bump');
   t.is(await op.metric('piggy_rollouts_total', { result: 'failed' }), 0);
 });
 
-test('rolloutConcurrency 1: the second workload is patched only after the first reports done', async (t) => {
+test('rolloutConcurrency 1: the second workload is patched only after the first reports done (real Deployment controller and nodes)', async (t) => {
   const namespace = await createTestNamespace(t, 'rollout-cap');
   const op = startTestOperator(t, { namespace, settings: { rolloutConcurrency: 1, rolloutPollIntervalMs: POLL_MS } });
   const { v2 } = await syncedAWSSecret(namespace, 'db');
-  await createWorkload('Deployment', namespace, 'one', 'db');
-  await createWorkload('Deployment', namespace, 'two', 'db');
+  await createWorkload('Deployment', namespace, 'one', 'db', await gatedTemplate('one'));
+  await createWorkload('Deployment', namespace, 'two', 'db', await gatedTemplate('two'));
   const key = buildVersionAnnotationKey('db');
   const patched = async (name: string): Promise<boolean> => (await templateAnnotations('Deployment', namespace, name))[key] === v2;
 
@@ -142,7 +157,7 @@ test('rolloutConcurrency 1: the second workload is patched only after the first 
   const second = started === 'one' ? 'two' : 'one';
   t.true(await staysFalse(() => patched(second), POLL_MS * 8), 'the second waits while the first rolls');
 
-  await completeDeployment(namespace, started);
+  await finishRollout(namespace, started, key, v2);
   await waitForAnnotation('Deployment', namespace, second, key, v2);
   await waitForMetric(op, 'completed', 1);
   t.is(await op.metric('piggy_rollouts_total', { result: 'triggered' }), 2);
