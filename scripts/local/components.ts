@@ -163,6 +163,11 @@ export interface ApiserverOptions {
   etcdUrl: string;
   /** --etcd-prefix; the apiserver's default (/registry) when unset. */
   etcdPrefix?: string | undefined;
+  /**
+   * The ServiceAccount admission plugin (default SA, token automount): on where a controller-manager
+   * creates the namespaces' default service accounts (the stack with its real nodes), else off.
+   */
+  serviceAccountAdmission?: boolean | undefined;
 }
 
 /**
@@ -181,7 +186,8 @@ export function apiserverSpec(tools: Tools, opts: ApiserverOptions): LaunchSpec 
       `--secure-port=${port}`, `--cert-dir=${files.certDir}`, '--service-cluster-ip-range=10.0.0.0/24',
       '--authorization-mode=RBAC', `--token-auth-file=${files.tokenFile}`, `--service-account-key-file=${files.pub}`,
       `--service-account-signing-key-file=${files.key}`, `--service-account-issuer=${issuer}`, `--api-audiences=${issuer}`,
-      '--disable-admission-plugins=ServiceAccount', '--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
+      ...(opts.serviceAccountAdmission === true ? [] : ['--disable-admission-plugins=ServiceAccount']),
+      `--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook${opts.serviceAccountAdmission === true ? ',ServiceAccount' : ''}`,
       '--allow-privileged=true', '--endpoint-reconciler-type=none'],
     url: ([port]) => `https://127.0.0.1:${port}`,
     ready: async (url) => ok(200)(`${url}/readyz`, { token: files.token, ca: await readFile(files.crt, 'utf8') }),

@@ -96,11 +96,11 @@ function launch(ctx: Ctx, spec: LaunchSpec): Promise<ComponentInfo> {
   return launchComponent(spec, { logDir: path.join(ctx.rec.dir, 'logs'), signal: ctx.signal, onSpawn });
 }
 
-async function startApiserver(ctx: Ctx, etcd: ComponentInfo): Promise<void> {
+async function startApiserver(ctx: Ctx, etcd: ComponentInfo, serviceAccountAdmission: boolean): Promise<void> {
   const { dir } = ctx.rec;
   const files = writeApiserverFiles(path.join(dir, 'apiserver'));
   ctx.apiserverFiles = files;
-  const info = await launch(ctx, apiserverSpec(ctx.tools, { files, etcdUrl: etcd.url }));
+  const info = await launch(ctx, apiserverSpec(ctx.tools, { files, etcdUrl: etcd.url, serviceAccountAdmission }));
   const kubeconfig = path.join(dir, 'kubeconfig');
   writeKubeconfig(kubeconfig, info.url, await readFile(files.crt, 'utf8'), files.token);
   if (ctx.tools.kubectl) {
@@ -180,7 +180,7 @@ export async function startStack(dir: string, opts: StartOptions = {}, toolsIn?:
     throw err;
   };
   const results = await Promise.allSettled([
-    launch(ctx, etcdSpec(tools, dir)).then((etcd) => startApiserver(ctx, etcd)).catch(fail),
+    launch(ctx, etcdSpec(tools, dir)).then((etcd) => startApiserver(ctx, etcd, nodeWanted(opts))).catch(fail),
     startMoto(ctx).catch(fail),
     startRegistries(ctx, opts.registryAuth).catch(fail),
   ]);

@@ -5,7 +5,7 @@ import {
   type V1Namespace,
 } from '@kubernetes/client-node';
 import type { ExecutionContext } from 'ava';
-import { kubeConfigPath, uniqueName } from './stack.ts';
+import { kubeConfigPath, testStack, uniqueName } from './stack.ts';
 
 export interface KubeClients {
   readonly kc: KubeConfig;
@@ -26,14 +26,30 @@ export function kube(): KubeClients {
 }
 
 /**
- * A fresh namespace for one test. There is no controller-manager, so namespaces never finish
- * deleting; unique names keep tests apart instead.
+ * A fresh namespace for one test, unique by name. With the real nodes, the controller-manager
+ * creates its `default` ServiceAccount, which ServiceAccount admission needs for pods without one:
+ * wait for it, as kubectl users never notice.
  */
 export async function createTestNamespace(t: ExecutionContext, prefix = 'test'): Promise<string> {
   const name = uniqueName(prefix);
   const body: V1Namespace = { metadata: { name, labels: { 'piggysec.com/test': t.title.slice(0, 60).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '') || 'x' } } };
   await kube().core.createNamespace({ body });
+  if (testStack().nodes !== undefined) await waitForDefaultServiceAccount(name);
   return name;
+}
+
+/** Resolves once NAMESPACE has its `default` ServiceAccount (the controller-manager's). */
+export async function waitForDefaultServiceAccount(namespace: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await kube().core.readNamespacedServiceAccount({ namespace, name: 'default' });
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`namespace ${namespace} has no default ServiceAccount after ${timeoutMs} ms`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 /** A KubeConfig that authenticates as a service account (a TokenRequest token), not as admin. */

@@ -118,6 +118,9 @@ function containerUser(pod: V1Pod, container: V1Container, image: ImageEntry): s
   return `${String(uid)}:${String(gid)}`;
 }
 
+/** The token volume the API server's ServiceAccount admission adds (kube-api-access-<suffix>). */
+const isServiceAccountVolume = (name: string): boolean => /^kube-api-access-[a-z0-9]+$/.test(name);
+
 /** A kubelet for pods in `workDir` (one sub-folder per pod uid), running images from `images`. */
 export function createKubelet(workDir: string, images: Readonly<Record<string, ImageEntry>>): Kubelet {
   const podToken = (pod: V1Pod, audiences: readonly string[] = []): Promise<string> =>
@@ -127,6 +130,7 @@ export function createKubelet(workDir: string, images: Readonly<Record<string, I
   const prepareVolumes = async (pod: V1Pod, podDir: string): Promise<Map<string, string>> => {
     const folders = new Map<string, string>();
     for (const volume of pod.spec?.volumes ?? []) {
+      if (isServiceAccountVolume(volume.name)) continue; // the automount below plays it (overrides included)
       const folder = join(podDir, 'volumes', volume.name);
       await mkdir(folder, { recursive: true, mode: 0o777 });
       await chmod(folder, 0o777);
@@ -150,6 +154,7 @@ export function createKubelet(workDir: string, images: Readonly<Record<string, I
     if (image === undefined) throw new Error(`the test kubelet has no image ${container.image ?? '(none)'}`);
     const binds: Bind[] = [...(image.binds ?? [])];
     for (const mount of container.volumeMounts ?? []) {
+      if (isServiceAccountVolume(mount.name)) continue;
       const folder = folders.get(mount.name);
       if (folder === undefined) throw new Error(`${container.name} mounts ${mount.name}, which the pod does not declare`);
       binds.push({ source: mount.subPath === undefined ? folder : join(folder, mount.subPath), target: mount.mountPath, readOnly: mount.readOnly === true });

@@ -9,15 +9,18 @@ import type { Container, Pod } from '../../src/webhook/pod.ts';
 import { buildKubeRefLookup } from '../../src/webhook/ref-lookup.ts';
 import { handleAdmission } from '../../src/webhook/review.ts';
 import { buildDeps, buildReview, fakeImages, loadPod, mutatedPod, patchOf } from '../fixtures/admission/build.ts';
-import { kube } from '../helpers/kube.ts';
+import { kube, waitForDefaultServiceAccount } from '../helpers/kube.ts';
 import { kubectl, uniqueName } from '../helpers/stack.ts';
 
 const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' };
 
-/** A fresh namespace (never deleted: no controller-manager) that enforces the restricted profile. */
+/** A fresh namespace that enforces the restricted profile. */
 async function restrictedNamespace(): Promise<string> {
   const namespace = uniqueName('webhook');
   await kube().core.createNamespace({ body: { metadata: { name: namespace, labels: RESTRICTED } } });
+  await waitForDefaultServiceAccount(namespace);
+  // The fixtures' service accounts (ServiceAccount admission refuses a pod naming a missing one).
+  for (const name of ['demo', 'api']) await kube().core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
   return namespace;
 }
 
