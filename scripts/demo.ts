@@ -1,6 +1,7 @@
-// `npm run demo [-- --keep | --down]`: a narrated tour of piggy on a local stack. Each step is a small
-// module in scripts/demo/; later features add steps to STEPS. Everything the run starts (the stack in
-// .local/demo, the controller) is stopped by PID at the end, unless --keep.
+// `npm run demo [-- --keep | --down]`: a narrated tour of piggy on a local stack with two real nodes
+// (kubelet + containerd): every pod it shows really starts. Each step is a small module in
+// scripts/demo/. Everything the run starts (the stack in .local/demo with its nodes and pods, the
+// controller) is stopped by PID at the end, also on failure, unless --keep.
 import path from 'node:path';
 import { stopLeftoverController } from './local/piggy-controller.ts';
 import { tail } from './local/procs.ts';
@@ -12,6 +13,7 @@ import { awsSecretResourceStep } from './demo/step-awssecret.ts';
 import { bumpStep } from './demo/step-bump.ts';
 import { clusterStep } from './demo/step-cluster.ts';
 import { controllerStep } from './demo/step-controller.ts';
+import { imagesStep } from './demo/step-images.ts';
 import { launchStep } from './demo/step-launch.ts';
 import { rolloutStep } from './demo/step-rollout.ts';
 import { stackStep } from './demo/step-stack.ts';
@@ -21,6 +23,7 @@ import { webhookStep } from './demo/step-webhook.ts';
 const STEPS: readonly DemoStep[] = [
   stackStep,
   clusterStep,
+  imagesStep,
   controllerStep,
   awsSecretStep,
   awsSecretResourceStep,
@@ -39,11 +42,11 @@ const USAGE = `usage: npm run demo [-- --keep | --down]
 
 const rel = (file: string) => path.relative(process.cwd(), file) || '.';
 
-/** Stops the controller, and the stack when this run owns it. */
+/** Stops the controller and the demo's stack (its nodes, and so every pod, with it). */
 async function stopStarted(ctx: DemoContext): Promise<void> {
   await ctx.controller?.stop();
   await stopLeftoverController(DEMO_DIR); // a controller that was starting when something failed
-  if (ctx.stack?.owned !== false) await stopStack(DEMO_DIR);
+  await stopStack(DEMO_DIR);
   ctx.secretsManager?.destroy();
 }
 
@@ -52,11 +55,10 @@ function printKeepHints(ctx: DemoContext): void {
   if (ctx.controller) say(`controller  PID ${ctx.controller.pid}, log ${rel(ctx.controller.log)}, metrics ${ctx.controller.metricsUrl}`);
   if (ctx.stack) {
     command(`export KUBECONFIG=${rel(ctx.stack.info.kubeconfig)}; source ${rel(ctx.stack.info.awsEnvFile)}`);
-    command(`kubectl -n ${NAMESPACE} get awss,secrets -o wide`);
+    command(`kubectl -n ${NAMESPACE} get awss,secrets,pods -o wide`);
   }
   say('stop it with:');
   command('npm run demo -- --down');
-  if (ctx.stack?.owned === false) say(`(the stack is the shared one in ${rel(ctx.stack.info.dir)}: \`npm run local -- down\` stops it)`);
 }
 
 async function runDemo(options: DemoOptions): Promise<number> {
@@ -71,7 +73,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
     void stopping.finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  console.log(bold('piggy demo: a version-pinned AWSSecret from Secrets Manager to a Secret and a rollout; then injection at container start'));
+  console.log(bold('piggy demo: a version-pinned AWSSecret from Secrets Manager to a Secret and a rollout; then injection at container start; on real nodes'));
   let index = 0;
   try {
     for (const current of STEPS) {
@@ -95,7 +97,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
   if (options.keep) printKeepHints(ctx);
   else {
     await stopStarted(ctx);
-    good(ctx.stack?.owned === false ? 'controller stopped (the shared stack keeps running)' : 'controller and stack stopped');
+    good('controller and stack stopped (nodes, pods and all)');
   }
   console.log(green(bold(`\ndemo finished in ${seconds(Date.now() - ctx.startedAt)}`)));
   return 0;

@@ -8,12 +8,15 @@ import { repoRoot } from '../local/procs.ts';
 import type { StackInfo } from '../local/stack.ts';
 
 export const DEMO_DIR = path.join(repoRoot, '.local', 'demo');
-export const SHARED_STACK_DIR = path.join(repoRoot, '.local');
 export const NAMESPACE = 'demo';
 /** The Secrets Manager secret and the AWSSecret (and so the generated Secret). */
 export const AWS_SECRET_NAME = 'demo/database';
 export const AWSSECRET_NAME = 'database';
 export const DEPLOYMENT_NAME = 'web';
+/** The injection step's Pods: proxy mode, standalone mode. */
+export const PROXY_POD = 'proxy-app';
+export const STANDALONE_POD = 'standalone-app';
+export const DEMO_PODS = [PROXY_POD, STANDALONE_POD] as const;
 /** The opt-in annotation of version-pinned rollouts, and the pod template annotation piggy writes. */
 export const RESTART_ANNOTATION = 'piggysec.com/restart-on-awssecret';
 export const ROLLOUT_ANNOTATION = `awssecret.piggysec.com/${AWSSECRET_NAME}`;
@@ -25,8 +28,16 @@ export interface DemoOptions {
 
 export interface DemoStack {
   readonly info: StackInfo;
-  /** True when this run started it (and so stops it); false for a reused `npm run local -- up` stack. */
-  readonly owned: boolean;
+  /** True when this run started it; false for the stack an earlier `--keep` run left (stopped all the same). */
+  readonly started: boolean;
+}
+
+/** The images the pods run, in the stack's registry. */
+export interface DemoImages {
+  /** The piggy-env image by digest (PIGGY_ENV_IMAGE: the install-piggy-env init container). */
+  readonly envImage: string;
+  /** The busybox app image. */
+  readonly appImage: string;
 }
 
 export interface DemoContext {
@@ -38,11 +49,14 @@ export interface DemoContext {
   stack?: DemoStack;
   kc?: KubeConfig;
   secretsManager?: SecretsManagerClient;
+  images?: DemoImages;
   controller?: RunningController;
   /** VersionIds of demo/database, oldest first; the last is AWSCURRENT. */
   versions?: readonly string[];
   /** The AWSSecret manifest the demo applied (a copy of examples/awssecret.yaml). */
   manifest?: string;
+  /** The pod of Deployment web before the bump. */
+  webPod?: string;
   /** Hashes of the generated Secret's values before the bump (to say which keys changed). */
   valueDigests?: Readonly<Record<string, string>>;
 }

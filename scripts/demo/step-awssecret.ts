@@ -1,8 +1,9 @@
 // Step: the AWSSecret of examples/awssecret.yaml, re-targeted at the demo's secret and pinned to
-// version 1, plus a Deployment that opts in to version-pinned rollouts; then the generated Secret.
+// version 1, plus a Deployment that opts in to version-pinned rollouts; then the generated Secret,
+// and the Deployment's pod on a real node printing the Secret's values, masked.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AppsV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { parseDocument } from 'yaml';
 import { applyObject, parseYamlObjects } from '../local/kube-objects.ts';
 import { repoRoot } from '../local/procs.ts';
@@ -17,8 +18,9 @@ import {
   type DemoContext,
   type DemoStep,
 } from './context.ts';
-import { command, good, say } from './narrate.ts';
+import { command, good, say, show } from './narrate.ts';
 import { buildValueDigests, conditionOf, fetchSecret, showAWSSecret, showSecret, waitForAWSSecret } from './objects.ts';
+import { buildDeployment, showWebPodOutput, waitForWebPod, WEB_SCRIPT } from './web-app.ts';
 
 const EXAMPLE = path.join(repoRoot, 'examples', 'awssecret.yaml');
 
@@ -39,29 +41,6 @@ export async function applyManifest(kc: KubeConfig, file: string): Promise<void>
   for (const object of parseYamlObjects(readFileSync(file, 'utf8'))) await applyObject(kc, object);
 }
 
-function buildDeployment(): V1Deployment {
-  const labels = { app: DEPLOYMENT_NAME };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: DEPLOYMENT_NAME, namespace: NAMESPACE, annotations: { [RESTART_ANNOTATION]: AWSSECRET_NAME } },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [{
-            name: 'app',
-            image: 'registry.example/app:1.0',
-            envFrom: [{ secretRef: { name: AWSSECRET_NAME } }],
-          }],
-        },
-      },
-    },
-  };
-}
-
 export const awsSecretResourceStep: DemoStep = {
   title: 'Apply an AWSSecret pinned to version 1 (and a Deployment that uses its Secret)',
   async run(ctx: DemoContext) {
@@ -74,8 +53,6 @@ export const awsSecretResourceStep: DemoStep = {
     say(`${rel} is examples/awssecret.yaml with this demo's names, versionId = version 1`);
     command(`kubectl apply -f ${rel}`);
     await applyManifest(kc, manifest);
-    command(`kubectl -n ${NAMESPACE} apply -f -   # Deployment ${DEPLOYMENT_NAME}, annotated ${RESTART_ANNOTATION}: ${AWSSECRET_NAME}`);
-    await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace: NAMESPACE, body: buildDeployment() });
 
     const t0 = Date.now();
     const awsSecret = await waitForAWSSecret(kc, 'AWSSecret Ready=True', (current) =>
@@ -88,5 +65,16 @@ export const awsSecretResourceStep: DemoStep = {
     showSecret(secret);
     ctx.valueDigests = buildValueDigests(secret);
     say('port, a JSON number in Secrets Manager, became its JSON text "5432"; the version and a data hash are recorded');
+
+    say(`Deployment ${DEPLOYMENT_NAME} (busybox, envFrom: secretRef ${AWSSECRET_NAME}, annotated ${RESTART_ANNOTATION}: ${AWSSECRET_NAME}) runs this script:`);
+    show(WEB_SCRIPT);
+    command(`kubectl -n ${NAMESPACE} apply -f -   # Deployment ${DEPLOYMENT_NAME}, annotated ${RESTART_ANNOTATION}: ${AWSSECRET_NAME}`);
+    await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace: NAMESPACE, body: buildDeployment(ctx) });
+    const t1 = Date.now();
+    const pod = await waitForWebPod(kc.makeApiClient(CoreV1Api));
+    good(`pod ${pod} running ${Date.now() - t1} ms after the apply: the ReplicaSet made it, the scheduler placed it, the node's kubelet pulled the image and started it`);
+    ctx.webPod = pod;
+    await showWebPodOutput(ctx, pod);
+    say('a pod\'s env is fixed when it starts: a new version reaches the app by a new pod, the rollout below');
   },
 };

@@ -1,10 +1,10 @@
-// Step: the CRD from crds/, the namespace, and a clean slate: what an earlier demo run left behind in
-// a reused stack is removed (the stack runs no garbage collector, so owned objects go by hand too).
+// Step: the CRD from crds/, the namespace (its `default` ServiceAccount comes from the
+// controller-manager), and a clean slate: what an earlier `--keep` run left behind is removed.
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/controller/awssecret.ts';
-import { applyCrds, codeOf, ensureNamespace, loadKubeConfigFile } from '../local/kube-objects.ts';
+import { applyCrds, codeOf, ensureNamespace, loadKubeConfigFile, pollUntil } from '../local/kube-objects.ts';
 import { buildSecretsManager, deleteSecretNow } from '../local/moto-secrets.ts';
-import { AWS_SECRET_NAME, AWSSECRET_NAME, DEPLOYMENT_NAME, NAMESPACE, need, type DemoContext, type DemoStep } from './context.ts';
+import { AWS_SECRET_NAME, AWSSECRET_NAME, DEMO_PODS, DEPLOYMENT_NAME, NAMESPACE, need, type DemoContext, type DemoStep } from './context.ts';
 import { command, good, say } from './narrate.ts';
 
 async function ignoreNotFound(request: Promise<unknown>): Promise<boolean> {
@@ -29,11 +29,15 @@ export const clusterStep: DemoStep = {
     good(`CRD ${crds.join(', ')} established (short name: awss)`);
     command(`kubectl create namespace ${NAMESPACE}`);
     await ensureNamespace(kc, NAMESPACE);
+    const core = kc.makeApiClient(CoreV1Api);
+    await pollUntil(`ServiceAccount ${NAMESPACE}/default`, () => core.readNamespacedServiceAccount({ namespace: NAMESPACE, name: 'default' }).then(() => true, () => false), 30_000, 100);
+    good(`namespace ${NAMESPACE} with its default ServiceAccount (made by the controller-manager)`);
 
     const custom = kc.makeApiClient(CustomObjectsApi);
     const removed = await Promise.all([
       ignoreNotFound(custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: NAMESPACE, name: AWSSECRET_NAME })),
-      ignoreNotFound(kc.makeApiClient(CoreV1Api).deleteNamespacedSecret({ namespace: NAMESPACE, name: AWSSECRET_NAME })),
+      ignoreNotFound(core.deleteNamespacedSecret({ namespace: NAMESPACE, name: AWSSECRET_NAME })),
+      ...DEMO_PODS.map((name) => ignoreNotFound(core.deleteNamespacedPod({ namespace: NAMESPACE, name, gracePeriodSeconds: 0 }))),
       ignoreNotFound(kc.makeApiClient(AppsV1Api).deleteNamespacedDeployment({ namespace: NAMESPACE, name: DEPLOYMENT_NAME })),
       ignoreNotFound(kc.makeApiClient(CoordinationV1Api).deleteNamespacedLease({ namespace: NAMESPACE, name: 'piggy-operator' })),
     ]);
