@@ -28,7 +28,7 @@ export function pushedImages(): Promise<ImagesSummary> {
  * `ready`; then it sleeps. No `$(` (the kubelet and the launcher would expand it).
  */
 const APP_SCRIPT = [
-  'for n in $SHOW; do v=`printenv $n`; echo "env $n=`printf %s "$v" | cut -c1-2`*** sha256=`printf %s "$v" | sha256sum | cut -d" " -f1`"; done',
+  'for n in $SHOW; do v=`env | grep "^$n=" | cut -d= -f2-`; echo "env $n=`printf %s "$v" | cut -c1-2`*** sha256=`printf %s "$v" | sha256sum | cut -d" " -f1`"; done',
   'for f in $SHOW_FILES; do echo "file $f sha256=`sha256sum < $f | cut -d" " -f1` mode=`stat -c %a $f`"; done',
   'echo "piggy-vars=`env | grep -c ^PIGGY_`"',
   'echo uid=`id -u`',
@@ -38,12 +38,15 @@ const APP_SCRIPT = [
 
 let app: Promise<string> | undefined;
 
+/** crane's list flags are CSV: one field, quoted. */
+const csvField = (text: string): string => `"${text.replaceAll('"', '""')}"`;
+
 /** An app image without a command in the pod spec: ENTRYPOINT sh -c, CMD the script above. */
 export function appImage(): Promise<string> {
   app ??= (async () => {
     const base = await busyboxImage();
-    const ref = `${registryHost()}/piggy-test/app:1`;
-    const res = await run(testStack().tools.crane, ['mutate', '--insecure', base, '--entrypoint=/bin/sh,-c', `--cmd=${APP_SCRIPT}`, '-t', ref]);
+    const ref = `${registryHost()}/piggy-test/app:${sha256(APP_SCRIPT).slice(0, 12)}`;
+    const res = await run(testStack().tools.crane, ['mutate', '--insecure', base, '--entrypoint=/bin/sh,-c', `--cmd=${csvField(APP_SCRIPT)}`, '-t', ref]);
     if (res.code !== 0) throw new Error(`crane mutate: ${res.stderr}`);
     return ref;
   })();

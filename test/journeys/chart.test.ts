@@ -1,17 +1,21 @@
 // Journeys on the real nodes: piggy installed with its Helm chart from the images this checkout
 // builds, and what a user sees. One installation for the file, the journeys in order (the
 // failure journeys last). AWS is a private moto, so stopping it disturbs no other test.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api } from '@kubernetes/client-node';
 import test from 'ava';
-import { motoSpec } from '../../scripts/local/components.ts';
+import { buildAwsEnv, motoSpec } from '../../scripts/local/components.ts';
 import { startInstance, type Instance } from '../../scripts/local/instance.ts';
-import { httpGet } from '../../scripts/local/procs.ts';
+import { httpGet, run } from '../../scripts/local/procs.ts';
 import { privateDir } from '../../scripts/local/stack.ts';
-import { controllerPods, installPiggy, isReady, uninstallPiggy, type Installation } from '../helpers/journey.ts';
+import { createSecretVersions } from '../helpers/aws.ts';
+import { PIGGY_BIN } from '../helpers/controller.ts';
+import { appImage, appOutput, apply, controllerPods, envDigests, fileDigests, installPiggy, isReady, runningPods, sha256, uninstallPiggy, type Installation } from '../helpers/journey.ts';
 import { kube } from '../helpers/kube.ts';
-import { eventually, testStack, uniqueName } from '../helpers/stack.ts';
+import { onRealNode } from '../helpers/real-node.ts';
+import { eventually, kubectl, testStack, uniqueName } from '../helpers/stack.ts';
 
 const ctx: { moto?: Instance; inst?: Installation } = {};
 
@@ -74,4 +78,87 @@ test.serial('helm install: 2 replicas Ready on the two nodes, exactly one leader
   }
   const deployment = await kube().kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: inst.namespace, name: inst.release });
   t.is(deployment.status?.readyReplicas, 2);
+});
+
+/** `piggy bump FILE` against the private moto (what a user runs in their git checkout). */
+async function piggyBump(file: string): Promise<string> {
+  const res = await run(process.execPath, [PIGGY_BIN, 'bump', file], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...buildAwsEnv(ctx.moto?.info.url ?? '') } });
+  if (res.code !== 0) throw new Error(`piggy bump exited ${res.code}: ${res.stderr}`);
+  return res.stdout;
+}
+
+/** The app's view of the newest Running pod of Deployment APP once its env shows WANT (name → sha256). */
+async function seenByNewestPod(namespace: string, app: string, want: Readonly<Record<string, string>>): Promise<{ pod: string; lines: string[] }> {
+  return eventually(async () => {
+    const [pod] = await runningPods(namespace, app);
+    const name = pod?.metadata?.name;
+    if (name === undefined) throw new Error(`no running pod of ${app}`);
+    const lines = await appOutput(namespace, name);
+    const seen = { ...envDigests(lines), ...Object.fromEntries(Object.entries(fileDigests(lines)).map(([file, d]) => [file, d.sha256])) };
+    const wrong = Object.keys(want).filter((key) => seen[key] !== want[key]);
+    if (wrong.length > 0) throw new Error(`${name}: ${wrong.join(', ')} not as expected yet`);
+    return { pod: name, lines };
+  }, { timeoutMs: 120_000 });
+}
+
+test.serial("operator: mumoshu's README AWSSecret → Secret → a Deployment (envFrom and volume); piggy bump + kubectl apply rolls it out; deleting the AWSSecret garbage-collects the Secret", async (t) => {
+  t.timeout(300_000);
+  const inst = installation();
+  const secretId = `${inst.apps}/mysecret`;
+  const [v1 = '', v2 = ''] = await createSecretVersions(secretId, [JSON.stringify({ username: 'admin', password: 'first-pass' }), JSON.stringify({ username: 'admin', password: 'second-pass' })], ctx.moto?.info.url);
+  // mumoshu/aws-secret-operator's README example; only apiVersion changes.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'piggy-journey-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'awssecret.yaml');
+  const manifest = (version: string) => `apiVersion: piggysec.com/v1alpha1\nkind: AWSSecret\nmetadata:\n  name: example\n  namespace: ${inst.apps}\nspec:\n  stringDataFrom:\n    secretsManagerSecretRef:\n      secretId: ${secretId}\n      versionId: ${version}\n`;
+  writeFileSync(file, manifest(v1));
+  t.is((await kubectl(['apply', '-f', file])).code, 0);
+  const secret = await eventually(async () => {
+    const s = await kube().core.readNamespacedSecret({ namespace: inst.apps, name: 'example' });
+    if (s.data?.password === undefined) throw new Error('no password key yet');
+    return s;
+  });
+  t.is(sha256(Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8')), sha256('first-pass'));
+  t.is(secret.metadata?.ownerReferences?.[0]?.kind, 'AWSSecret');
+
+  const image = await appImage();
+  await apply(inst.apps, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', annotations: { 'piggysec.com/restart-on-awssecret': 'example' } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: onRealNode({
+          terminationGracePeriodSeconds: 0,
+          containers: [{
+            name: 'app', image,
+            env: [{ name: 'SHOW', value: 'password username' }, { name: 'SHOW_FILES', value: '/etc/example/password' }],
+            envFrom: [{ secretRef: { name: 'example' } }],
+            volumeMounts: [{ name: 'example', mountPath: '/etc/example', readOnly: true }],
+          }],
+          volumes: [{ name: 'example', secret: { secretName: 'example' } }],
+        }),
+      },
+    },
+  });
+  const first = await seenByNewestPod(inst.apps, 'web', { password: sha256('first-pass'), username: sha256('admin'), '/etc/example/password': sha256('first-pass') });
+
+  const bumped = await piggyBump(file);
+  t.true(bumped.includes(`${v1} -> ${v2}`), 'piggy bump names the change');
+  t.is(readFileSync(file, 'utf8'), manifest(v2));
+  t.is((await kubectl(['apply', '-f', file])).code, 0);
+  const second = await seenByNewestPod(inst.apps, 'web', { password: sha256('second-pass'), '/etc/example/password': sha256('second-pass') });
+  t.not(second.pod, first.pod, 'a new pod, rolled out by the real Deployment controller');
+  const deployment = await kube().kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: inst.apps, name: 'web' });
+  t.is(deployment.spec?.template.metadata?.annotations?.['awssecret.piggysec.com/example'], v2, 'the pod template records the version it runs');
+
+  t.is((await kubectl(['delete', '-f', file, '--wait=true'])).code, 0);
+  await eventually(async () => {
+    const left = await kube().core.readNamespacedSecret({ namespace: inst.apps, name: 'example' }).then(() => true, () => false);
+    if (left) throw new Error('the Secret is still there');
+  });
+  t.pass('the Secret was garbage-collected with its AWSSecret');
 });
