@@ -8,8 +8,8 @@ import { buildAwsEnv } from '../local/components.ts';
 import { sumMetric } from '../local/piggy-controller.ts';
 import { NAMESPACE, PROXY_POD, STANDALONE_POD, need, type DemoContext, type DemoStep } from './context.ts';
 import { buildInjectedPod, showInjectedPod } from './inject-app.ts';
-import { command, good, say } from './narrate.ts';
-import { recreatePod } from './pods.ts';
+import { command, good, say, show } from './narrate.ts';
+import { formatPods, recreatePod } from './pods.ts';
 
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/demo-app';
 const TOKEN_DIR = '/var/run/secrets/sts.amazonaws.com/serviceaccount';
@@ -46,5 +46,6 @@ export const launchStep: DemoStep = {
     command(`curl -s ${need(ctx.controller, 'controller').metricsUrl} | grep piggy_proxy_requests_total`);
     await runStandalonePod(ctx);
     command(`kubectl -n ${NAMESPACE} get pods -o wide`);
+    show(formatPods((await need(ctx.kc, 'kc').makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NAMESPACE })).items));
   },
 };
