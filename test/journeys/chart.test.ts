@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api } from '@kubernetes/client-node';
 import test from 'ava';
 import { buildAwsEnv, motoSpec } from '../../scripts/local/components.ts';
@@ -35,6 +36,16 @@ const installation = (): Installation => {
   if (!ctx.inst) throw new Error('piggy is not installed');
   return ctx.inst;
 };
+
+/** A metric summed over both replicas' /metrics. */
+async function metricOfBoth(inst: Installation, name: string): Promise<number> {
+  let sum = 0;
+  for (const node of ['127.0.0.1', '127.0.0.2']) {
+    const res = await httpGet(`http://${node}:${inst.metricsPort}/metrics`);
+    for (const line of res.body.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
+  }
+  return sum;
+}
 
 /** piggy_leader of the replica on node NODE (each listens on its pod IP, the node's address). */
 async function leaderGauge(node: string, port: number): Promise<number> {
@@ -161,4 +172,98 @@ test.serial("operator: mumoshu's README AWSSecret → Secret → a Deployment (e
     if (left) throw new Error('the Secret is still there');
   });
   t.pass('the Secret was garbage-collected with its AWSSecret');
+});
+
+/** A one-replica Deployment APP on the real nodes: the journey app image (no command), SHOW and EXTRA env. */
+function injectedDeployment(app: string, annotations: Record<string, string>, container: Record<string, unknown>, pod: Record<string, unknown> = {}): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: app },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app } },
+      template: {
+        metadata: { labels: { app }, annotations },
+        spec: onRealNode({ terminationGracePeriodSeconds: 0, containers: [{ name: 'app', ...container }], ...pod }),
+      },
+    },
+  };
+}
+
+/** `kubectl exec POD -- env`: what a person with exec access sees (never the resolved values). */
+async function execEnv(namespace: string, pod: string): Promise<string> {
+  const res = await kubectl(['-n', namespace, 'exec', pod, '-c', 'app', '--', 'env']);
+  if (res.code !== 0) throw new Error(`kubectl exec: ${res.stderr}`);
+  return res.stdout;
+}
+
+test.serial("proxy: Piggy's README pod as a Deployment (image without a command, read from the registry): the real init container installs piggy-env, the app gets TEST_ENV, kubectl exec env shows no value", async (t) => {
+  t.timeout(240_000);
+  const inst = installation();
+  const value = `readme-${uniqueName('v')}`;
+  await createSecretVersions(`${inst.apps}/demo`, [JSON.stringify({ TEST_ENV: value })], ctx.moto?.info.url);
+  await apply(inst.apps, injectedDeployment('readme', { 'piggysec.com/aws-secret-name': `${inst.apps}/demo` }, {
+    image: await appImage(),
+    env: [{ name: 'TEST_ENV', value: 'piggy:TEST_ENV' }, { name: 'SHOW', value: 'TEST_ENV' }],
+  }));
+  const { pod, lines } = await seenByNewestPod(inst.apps, 'readme', { TEST_ENV: sha256(value) });
+  t.true(lines.includes('piggy-vars=0'), 'no PIGGY_* variable reaches the app');
+  const stored = await kube().core.readNamespacedPod({ namespace: inst.apps, name: pod });
+  t.is(stored.spec?.initContainers?.[0]?.name, 'install-piggy-env');
+  t.is(stored.spec?.initContainers?.[0]?.image, `${inst.images.images['piggy-env'].pushed?.repository ?? ''}@${inst.images.images['piggy-env'].pushed?.digest ?? ''}`, 'the chart\'s own launcher image');
+  t.is(stored.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0, 'the install container ran and exited 0');
+  t.deepEqual(stored.spec?.containers[0]?.command, ['/piggy/piggy-env'], 'the image\'s command was read from the registry and wrapped');
+  const env = await execEnv(inst.apps, pod);
+  t.false(env.includes(value), 'kubectl exec env does not show the value');
+  t.true(env.includes('TEST_ENV=piggy:TEST_ENV'), 'only the reference');
+});
+
+test.serial('standalone: the pod\'s own role through STS web identity (a projected token) on the emulator; the proxy is not asked', async (t) => {
+  t.timeout(240_000);
+  const inst = installation();
+  const value = `standalone-${uniqueName('v')}`;
+  await createSecretVersions(`${inst.apps}/own-role`, [JSON.stringify({ API_KEY: value })], ctx.moto?.info.url);
+  const tokenDir = '/var/run/secrets/eks.amazonaws.com/serviceaccount';
+  const proxied = await metricOfBoth(inst, 'piggy_proxy_requests_total');
+  await apply(inst.apps, injectedDeployment('standalone', { 'piggysec.com/aws-secret-name': `${inst.apps}/own-role`, 'piggysec.com/standalone': 'true' }, {
+    image: await appImage(),
+    env: [
+      { name: 'API_KEY', value: 'piggy:API_KEY' }, { name: 'SHOW', value: 'API_KEY' },
+      { name: 'AWS_ROLE_ARN', value: 'arn:aws:iam::123456789012:role/journey' },
+      { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: `${tokenDir}/token` },
+      { name: 'AWS_ENDPOINT_URL', value: ctx.moto?.info.url ?? '' },
+    ],
+    volumeMounts: [{ name: 'aws-iam-token', mountPath: tokenDir, readOnly: true }],
+  }, {
+    serviceAccountName: 'default',
+    volumes: [{ name: 'aws-iam-token', projected: { sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 3600, path: 'token' } }] } }],
+  }));
+  const { lines } = await seenByNewestPod(inst.apps, 'standalone', { API_KEY: sha256(value) });
+  t.true(lines.includes('piggy-vars=0'));
+  t.is(await metricOfBoth(inst, 'piggy_proxy_requests_total'), proxied, 'no /secret request');
+});
+
+test.serial('SSM path under limits: the chart\'s init-container resources and an app with runAsNonRoot, readOnlyRootFilesystem and drop ALL', async (t) => {
+  t.timeout(240_000);
+  const inst = installation();
+  const ssm = new SSMClient({ endpoint: ctx.moto?.info.url, region: 'us-east-1' });
+  t.teardown(() => ssm.destroy());
+  const [host, password] = ['db.internal', `ssm-${uniqueName('v')}`];
+  await ssm.send(new PutParameterCommand({ Name: `/${inst.apps}/db/DB_HOST`, Value: host, Type: 'String' }));
+  await ssm.send(new PutParameterCommand({ Name: `/${inst.apps}/db/DB_PASSWORD`, Value: password, Type: 'SecureString' }));
+  const restricted = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+  await apply(inst.apps, injectedDeployment('ssm', { 'piggysec.com/aws-ssm-parameter-path': `/${inst.apps}/db` }, {
+    image: await appImage(),
+    env: [{ name: 'DB_HOST', value: 'piggy:DB_HOST' }, { name: 'DB_PASSWORD', value: 'piggy:DB_PASSWORD' }, { name: 'SHOW', value: 'DB_HOST DB_PASSWORD' }],
+    securityContext: restricted,
+  }));
+  const { pod, lines } = await seenByNewestPod(inst.apps, 'ssm', { DB_HOST: sha256(host), DB_PASSWORD: sha256(password) });
+  t.true(lines.includes('uid=1000'));
+  const stored = await kube().core.readNamespacedPod({ namespace: inst.apps, name: pod });
+  const install = stored.spec?.initContainers?.[0];
+  const piggyEnv = (inst.values.piggyEnv as { resources?: unknown } | undefined)?.resources;
+  t.deepEqual({ ...install?.resources }, piggyEnv ?? { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } }, 'the chart\'s launcher resources');
+  t.is(stored.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0);
+  t.is(stored.status?.containerStatuses?.[0]?.restartCount, 0);
 });
