@@ -17,6 +17,8 @@ export const DEPLOYMENT_NAME = 'web';
 export const PROXY_POD = 'proxy-app';
 export const STANDALONE_POD = 'standalone-app';
 export const DEMO_PODS = [PROXY_POD, STANDALONE_POD] as const;
+/** The demo's MutatingWebhookConfiguration (the demo namespace only). */
+export const WEBHOOK_CONFIGURATION = 'piggy-demo';
 /** The opt-in annotation of version-pinned rollouts, and the pod template annotation piggy writes. */
 export const RESTART_ANNOTATION = 'piggysec.com/restart-on-awssecret';
 export const ROLLOUT_ANNOTATION = `awssecret.piggysec.com/${AWSSECRET_NAME}`;

@@ -1,10 +1,10 @@
 // Step: the CRD from crds/, the namespace (its `default` ServiceAccount comes from the
 // controller-manager), and a clean slate: what an earlier `--keep` run left behind is removed.
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/controller/awssecret.ts';
 import { applyCrds, codeOf, ensureNamespace, loadKubeConfigFile, pollUntil } from '../local/kube-objects.ts';
 import { buildSecretsManager, deleteSecretNow } from '../local/moto-secrets.ts';
-import { AWS_SECRET_NAME, AWSSECRET_NAME, DEMO_PODS, DEPLOYMENT_NAME, NAMESPACE, need, type DemoContext, type DemoStep } from './context.ts';
+import { AWS_SECRET_NAME, AWSSECRET_NAME, DEMO_PODS, DEPLOYMENT_NAME, NAMESPACE, WEBHOOK_CONFIGURATION, need, type DemoContext, type DemoStep } from './context.ts';
 import { command, good, say } from './narrate.ts';
 
 async function ignoreNotFound(request: Promise<unknown>): Promise<boolean> {
@@ -34,6 +34,8 @@ export const clusterStep: DemoStep = {
     good(`namespace ${NAMESPACE} with its default ServiceAccount (made by the controller-manager)`);
 
     const custom = kc.makeApiClient(CustomObjectsApi);
+    // First the webhook an earlier run registered: it points at that run's controller, and fails closed.
+    const webhook = await ignoreNotFound(kc.makeApiClient(AdmissionregistrationV1Api).deleteMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION }));
     const removed = await Promise.all([
       ignoreNotFound(custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: NAMESPACE, name: AWSSECRET_NAME })),
       ignoreNotFound(core.deleteNamespacedSecret({ namespace: NAMESPACE, name: AWSSECRET_NAME })),
@@ -42,6 +44,6 @@ export const clusterStep: DemoStep = {
       ignoreNotFound(kc.makeApiClient(CoordinationV1Api).deleteNamespacedLease({ namespace: NAMESPACE, name: 'piggy-operator' })),
     ]);
     await deleteSecretNow(ctx.secretsManager, AWS_SECRET_NAME);
-    if (removed.some(Boolean)) say(`removed what an earlier demo run left in namespace ${NAMESPACE}`);
+    if (webhook || removed.some(Boolean)) say(`removed what an earlier demo run left in namespace ${NAMESPACE}`);
   },
 };

@@ -7,19 +7,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { pollUntil } from '../local/kube-objects.ts';
-import { DEMO_DIR, NAMESPACE, PROXY_POD, need, type DemoContext, type DemoStep } from './context.ts';
+import { DEMO_DIR, NAMESPACE, PROXY_POD, WEBHOOK_CONFIGURATION, need, type DemoContext, type DemoStep } from './context.ts';
 import { APP_SCRIPT, buildInjectedPod } from './inject-app.ts';
 import { command, good, say, show } from './narrate.ts';
 import { recreatePod } from './pods.ts';
-
-const CONFIGURATION = 'piggy-demo';
 
 async function register(ctx: DemoContext, port: number): Promise<void> {
   const kc = need(ctx.kc, 'kubeconfig');
   const api = kc.makeApiClient(AdmissionregistrationV1Api);
   const caBundle = readFileSync(path.join(DEMO_DIR, 'tls', 'tls.crt')).toString('base64');
   const body = {
-    metadata: { name: CONFIGURATION },
+    metadata: { name: WEBHOOK_CONFIGURATION },
     webhooks: [
       {
         name: 'pods.piggysec.com',
@@ -34,7 +32,7 @@ async function register(ctx: DemoContext, port: number): Promise<void> {
       },
     ],
   };
-  await api.deleteMutatingWebhookConfiguration({ name: CONFIGURATION }).catch(() => undefined);
+  await api.deleteMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION }).catch(() => undefined);
   await api.createMutatingWebhookConfiguration({ body });
 }
 
@@ -61,7 +59,7 @@ export const webhookStep: DemoStep = {
     const controller = need(ctx.controller, 'controller');
     const core = need(ctx.kc, 'kubeconfig').makeApiClient(CoreV1Api);
     await register(ctx, controller.httpsPort);
-    say(`registered MutatingWebhookConfiguration ${CONFIGURATION} → https://127.0.0.1:${controller.httpsPort}/mutate (demo namespace only)`);
+    say(`registered MutatingWebhookConfiguration ${WEBHOOK_CONFIGURATION} → https://127.0.0.1:${controller.httpsPort}/mutate (demo namespace only)`);
     say(`Pod ${PROXY_POD} (proxy mode, the default): annotation piggysec.com/aws-secret-name: demo/database, env DB_USER=piggy:username, DB_PASSWORD=piggy:password; its app is this script:`);
     show(APP_SCRIPT);
     let pod: V1Pod | undefined;
