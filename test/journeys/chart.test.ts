@@ -5,15 +5,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import test from 'ava';
+import { stringify } from 'yaml';
 import { buildAwsEnv, motoSpec } from '../../scripts/local/components.ts';
 import { startInstance, type Instance } from '../../scripts/local/instance.ts';
 import { httpGet, run } from '../../scripts/local/procs.ts';
 import { privateDir } from '../../scripts/local/stack.ts';
 import { createSecretVersions } from '../helpers/aws.ts';
 import { PIGGY_BIN } from '../helpers/controller.ts';
-import { appImage, appOutput, apply, controllerPods, envDigests, fileDigests, installPiggy, isReady, runningPods, sha256, uninstallPiggy, type Installation } from '../helpers/journey.ts';
+import { appImage, appOutput, apply, controllerPods, installPiggy, isReady, sha256, uninstallPiggy, type Installation } from '../helpers/journey.ts';
+import { execEnv, injectedDeployment, leaderGauge, metricOfBoth, readyReason, seenByNewestPod, watchSecrets } from '../helpers/journey-checks.ts';
 import { kube } from '../helpers/kube.ts';
 import { onRealNode } from '../helpers/real-node.ts';
 import { eventually, kubectl, testStack, uniqueName } from '../helpers/stack.ts';
@@ -36,25 +38,6 @@ const installation = (): Installation => {
   if (!ctx.inst) throw new Error('piggy is not installed');
   return ctx.inst;
 };
-
-/** A metric summed over both replicas' /metrics. */
-async function metricOfBoth(inst: Installation, name: string): Promise<number> {
-  let sum = 0;
-  for (const node of ['127.0.0.1', '127.0.0.2']) {
-    const res = await httpGet(`http://${node}:${inst.metricsPort}/metrics`);
-    for (const line of res.body.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
-  }
-  return sum;
-}
-
-/** piggy_leader of the replica on node NODE (each listens on its pod IP, the node's address). */
-async function leaderGauge(node: string, port: number): Promise<number> {
-  const res = await httpGet(`http://${node}:${port}/metrics`);
-  if (res.status !== 200) throw new Error(`/metrics on ${node} answered ${res.status}`);
-  const line = res.body.split('\n').find((l) => l.startsWith('piggy_leader '));
-  if (line === undefined) throw new Error(`no piggy_leader on ${node}`);
-  return Number(line.split(' ')[1]);
-}
 
 test.serial('helm install: 2 replicas Ready on the two nodes, exactly one leader, the caBundle set, /metrics answering', async (t) => {
   const inst = installation();
@@ -96,20 +79,6 @@ async function piggyBump(file: string): Promise<string> {
   const res = await run(process.execPath, [PIGGY_BIN, 'bump', file], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...buildAwsEnv(ctx.moto?.info.url ?? '') } });
   if (res.code !== 0) throw new Error(`piggy bump exited ${res.code}: ${res.stderr}`);
   return res.stdout;
-}
-
-/** The app's view of the newest Running pod of Deployment APP once its env shows WANT (name → sha256). */
-async function seenByNewestPod(namespace: string, app: string, want: Readonly<Record<string, string>>): Promise<{ pod: string; lines: string[] }> {
-  return eventually(async () => {
-    const [pod] = await runningPods(namespace, app);
-    const name = pod?.metadata?.name;
-    if (name === undefined) throw new Error(`no running pod of ${app}`);
-    const lines = await appOutput(namespace, name);
-    const seen = { ...envDigests(lines), ...Object.fromEntries(Object.entries(fileDigests(lines)).map(([file, d]) => [file, d.sha256])) };
-    const wrong = Object.keys(want).filter((key) => seen[key] !== want[key]);
-    if (wrong.length > 0) throw new Error(`${name}: ${wrong.join(', ')} not as expected yet`);
-    return { pod: name, lines };
-  }, { timeoutMs: 120_000 });
 }
 
 test.serial("operator: mumoshu's README AWSSecret → Secret → a Deployment (envFrom and volume); piggy bump + kubectl apply rolls it out; deleting the AWSSecret garbage-collects the Secret", async (t) => {
@@ -173,30 +142,6 @@ test.serial("operator: mumoshu's README AWSSecret → Secret → a Deployment (e
   });
   t.pass('the Secret was garbage-collected with its AWSSecret');
 });
-
-/** A one-replica Deployment APP on the real nodes: the journey app image (no command), SHOW and EXTRA env. */
-function injectedDeployment(app: string, annotations: Record<string, string>, container: Record<string, unknown>, pod: Record<string, unknown> = {}): object {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: app },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app } },
-      template: {
-        metadata: { labels: { app }, annotations },
-        spec: onRealNode({ terminationGracePeriodSeconds: 0, containers: [{ name: 'app', ...container }], ...pod }),
-      },
-    },
-  };
-}
-
-/** `kubectl exec POD -- env`: what a person with exec access sees (never the resolved values). */
-async function execEnv(namespace: string, pod: string): Promise<string> {
-  const res = await kubectl(['-n', namespace, 'exec', pod, '-c', 'app', '--', 'env']);
-  if (res.code !== 0) throw new Error(`kubectl exec: ${res.stderr}`);
-  return res.stdout;
-}
 
 test.serial("proxy: Piggy's README pod as a Deployment (image without a command, read from the registry): the real init container installs piggy-env, the app gets TEST_ENV, kubectl exec env shows no value", async (t) => {
   t.timeout(240_000);
@@ -266,4 +211,71 @@ test.serial('SSM path under limits: the chart\'s init-container resources and an
   t.deepEqual({ ...install?.resources }, piggyEnv ?? { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } }, 'the chart\'s launcher resources');
   t.is(stored.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0);
   t.is(stored.status?.containerStatuses?.[0]?.restartCount, 0);
+});
+
+test.serial('the leader pod deleted while AWSSecrets sync: the other replica takes over, every Secret synced, none lost or emptied', async (t) => {
+  t.timeout(240_000);
+  const inst = installation();
+  const count = 20;
+  const [version = ''] = await createSecretVersions(`${inst.apps}/fleet`, [JSON.stringify({ token: 'fleet-value' })], ctx.moto?.info.url);
+  const watcher = watchSecrets(inst.apps);
+  const leaderNode = (await leaderGauge('127.0.0.1', inst.metricsPort)) === 1 ? '127.0.0.1' : '127.0.0.2';
+  const leader = (await controllerPods(inst)).find((p) => p.spec?.nodeName === leaderNode)?.metadata?.name ?? '';
+  for (let i = 0; i < count; i++) {
+    await apply(inst.apps, { apiVersion: 'piggysec.com/v1alpha1', kind: 'AWSSecret', metadata: { name: `fleet-${i}` }, spec: { stringDataFrom: { secretsManagerSecretRef: { secretId: `${inst.apps}/fleet`, versionId: version } } } });
+    if (i === count / 2) t.is((await kubectl(['-n', inst.namespace, 'delete', 'pod', leader, '--wait=false'])).code, 0, 'leader deleted mid-sync');
+  }
+  const other = leaderNode === '127.0.0.1' ? '127.0.0.2' : '127.0.0.1';
+  await eventually(async () => {
+    if ((await leaderGauge(other, inst.metricsPort)) !== 1) throw new Error(`the replica on ${other} is not the leader yet`);
+  });
+  await eventually(async () => {
+    const list = await kube().core.listNamespacedSecret({ namespace: inst.apps, labelSelector: 'app.kubernetes.io/managed-by=piggy' });
+    const synced = list.items.filter((s) => s.metadata?.name?.startsWith('fleet-') === true && s.data?.token !== undefined);
+    if (synced.length < count) throw new Error(`${synced.length}/${count} Secrets synced`);
+  }, { timeoutMs: 120_000 });
+  t.deepEqual(await watcher.stop(), [], 'no Secret vanished or emptied during the take-over');
+  await eventually(async () => {
+    const pods = await controllerPods(inst);
+    if (pods.length !== 2 || !pods.every(isReady)) throw new Error('the Deployment has not replaced the deleted replica yet');
+  }, { timeoutMs: 120_000 });
+});
+
+test.serial('the AWS emulator down: Secrets intact, the AWSSecret that needs AWS says why', async (t) => {
+  t.timeout(240_000);
+  const inst = installation();
+  const [version = ''] = await createSecretVersions(`${inst.apps}/late`, [JSON.stringify({ k: 'late-value' })], ctx.moto?.info.url);
+  const before = await kube().core.readNamespacedSecret({ namespace: inst.apps, name: 'fleet-0' });
+  await ctx.moto?.stop();
+  t.teardown(() => ctx.moto?.start());
+  await apply(inst.apps, { apiVersion: 'piggysec.com/v1alpha1', kind: 'AWSSecret', metadata: { name: 'late' }, spec: { stringDataFrom: { secretsManagerSecretRef: { secretId: `${inst.apps}/late`, versionId: version } } } });
+  const reason = await eventually(async () => {
+    const awsSecret = (await kube().kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'piggysec.com', version: 'v1alpha1', namespace: inst.apps, plural: 'awssecrets', name: 'late' })) as Parameters<typeof readyReason>[0];
+    const why = readyReason(awsSecret);
+    if (why === 'none') throw new Error('no Ready condition yet');
+    return why;
+  }, { timeoutMs: 90_000 });
+  t.is(reason, 'AWSUnavailable');
+  const after = await kube().core.readNamespacedSecret({ namespace: inst.apps, name: 'fleet-0' });
+  t.deepEqual(after.data, before.data, 'the synced Secret is untouched');
+});
+
+test.serial('both replicas down: an opted-in pod is refused, a plain pod still starts', async (t) => {
+  t.timeout(240_000);
+  const inst = installation();
+  t.is((await kubectl(['-n', inst.namespace, 'scale', 'deployment', inst.release, '--replicas=0'])).code, 0);
+  await eventually(async () => {
+    const all = await kube().core.listNamespacedPod({ namespace: inst.namespace, labelSelector: `app.kubernetes.io/instance=${inst.release}` });
+    if (all.items.length > 0) throw new Error(`${all.items.length} controller pods left`);
+  }, { timeoutMs: 120_000 });
+  const image = await appImage();
+  const pod = (name: string, annotations: Record<string, string>, env: { name: string; value: string }[]) => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, annotations }, spec: onRealNode({ terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image, env }] }),
+  });
+  const refused = await kubectl(['-n', inst.apps, 'apply', '-f', '-'], { input: stringify(pod('opted-in', { 'piggysec.com/aws-secret-name': `${inst.apps}/demo` }, [{ name: 'TEST_ENV', value: 'piggy:TEST_ENV' }])) });
+  t.not(refused.code, 0, 'the API server refuses the opted-in pod');
+  t.regex(refused.stderr, /failed calling webhook/);
+  await apply(inst.apps, pod('plain', {}, [{ name: 'SHOW', value: 'HOME' }]));
+  const lines = await appOutput(inst.apps, 'plain');
+  t.true(lines.includes('piggy-vars=0'), 'the plain pod started on a real node');
 });
