@@ -19,6 +19,13 @@ command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || missing+=(binutils-aarch64
 command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
+# The local stack's real nodes (scripts/local/node): runc is cgo with libseccomp (RuntimeDefault
+# seccomp), the pause image is a static C program, the nodes live in private mount namespaces.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+[ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
+command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v mount >/dev/null 2>&1 || missing+=(mount)
+command -v flock >/dev/null 2>&1 || missing+=(util-linux)
 case "$( [ -x /bin/busybox ] && ldd /bin/busybox 2>&1 || true)" in
   *"not a dynamic"*) ;;
   *) missing+=(busybox-static) ;;
