@@ -6,7 +6,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { AppError, isAppError, messageOf } from '../shared/errors.ts';
-import { FILE_MODE_GROUP, FILE_MODE_OWNER, LAUNCHER_ENV, parseFileSpecs, type FileSecretSpec } from '../shared/injection-contract.ts';
+import { FILE_MODE_GROUP, FILE_MODE_OWNER, FILE_MODE_POD, LAUNCHER_ENV, parseFileSpecs, type FileSecretSpec } from '../shared/injection-contract.ts';
 import { readDefaultRegion } from './aws-call.ts';
 import { fetchAwsCredentials, type CredentialDeps, type ResolvedCredentials } from './aws-credentials.ts';
 import { DEFAULT_STAGE, fetchSecretPayload } from './aws-secrets.ts';
@@ -22,11 +22,12 @@ export interface FileModes {
   readonly dir: number;
 }
 
-/** PIGGY_FILE_MODE → file and parent-folder modes; undefined when it is neither 0400 nor 0440. */
+/** PIGGY_FILE_MODE → file and parent-folder modes; undefined when it is not 0400, 0440 or 0444. */
 export function parseFileModes(text: string | undefined): FileModes | undefined {
   const value = text?.trim() || FILE_MODE_OWNER;
   if (value === FILE_MODE_OWNER) return { file: 0o400, dir: 0o700 };
   if (value === FILE_MODE_GROUP) return { file: 0o440, dir: 0o750 };
+  if (value === FILE_MODE_POD) return { file: 0o444, dir: 0o755 };
   return undefined;
 }
 

@@ -120,6 +120,8 @@ export interface FileSecretSpec {
 
 export const FILE_MODE_OWNER = '0400';
 export const FILE_MODE_GROUP = '0440';
+/** Neither fsGroup nor one non-root user: readable by every container of the pod (its volume is the pod's alone). */
+export const FILE_MODE_POD = '0444';
 
 /** sha256 hex over the JSON array of the template: element boundaries count, `["a b"]` ≠ `["a","b"]`. */
 export function buildCommandSignature(argv: readonly string[]): string {

@@ -2,12 +2,14 @@
  * File mode (aws-secret-sidecar-injector compatible): an init container runs the launcher with
  * `write-files`, which writes each secret into an in-memory volume mounted read-only in every app
  * container. Files are readable by the app's user only: 0400 owned by that user, or 0440 with the
- * pod's fsGroup. Pure.
+ * pod's fsGroup; a pod with neither (the sidecar injector's own walkthrough pod) gets 0444, readable
+ * by every container of the pod, and a warning that says why. Pure.
  */
 import type { FileModeConfig, PodConfig } from '../config/annotations.ts';
 import {
   FILE_MODE_GROUP,
   FILE_MODE_OWNER,
+  FILE_MODE_POD,
   FILES_ARGS,
   FILES_CONTAINER_NAME,
   FILES_VOLUME_NAME,
@@ -20,15 +22,17 @@ import type { Container, EnvVar, Pod } from './pod.ts';
 export interface FilePlan {
   /** runAsUser of the writing init container (undefined: inherit the pod's). */
   readonly runAsUser: number | undefined;
-  readonly fileMode: typeof FILE_MODE_OWNER | typeof FILE_MODE_GROUP;
+  readonly fileMode: typeof FILE_MODE_OWNER | typeof FILE_MODE_GROUP | typeof FILE_MODE_POD;
 }
 
-export type FilePlanResult = { readonly ok: true; readonly plan: FilePlan } | { readonly ok: false; readonly problem: string };
+export type FilePlanResult = { readonly ok: true; readonly plan: FilePlan; readonly warning?: string } | { readonly ok: false; readonly problem: string };
 
 /**
  * Who may read the files. With `fsGroup` the volume is group-owned by it (every container has it as
- * a supplementary group): 0440. Without it, every app container must run as one known non-root
- * user, and the writer runs as that user: 0400. Anything else cannot be made private, so it is denied.
+ * a supplementary group): 0440. Without it, when every app container runs as one known non-root
+ * user, the writer runs as that user: 0400. Otherwise (no runAsUser, mixed users, root) the files
+ * cannot be private to one user: 0444 in the pod's own in-memory volume, with a warning naming why
+ * and the fix (drop-in users of the sidecar injector keep their manifests; it wrote 0644).
  */
 export function planFileOwnership(pod: Pod, files: FileModeConfig): FilePlanResult {
   const podContext = pod.spec?.securityContext;
@@ -40,14 +44,15 @@ export function planFileOwnership(pod: Pod, files: FileModeConfig): FilePlanResu
   const unknown = [...users].filter(([, user]) => user === undefined).map(([name]) => name);
   const distinct = new Set(users.values());
   const only = [...distinct][0];
-  const fix = 'set spec.securityContext.fsGroup, or one non-root runAsUser for every container';
-  if (unknown.length > 0) {
-    return { ok: false, problem: `file mode (${files.mountPath}): cannot make the secret files private: container ${quoteList(unknown)} sets no runAsUser; ${fix}` };
-  }
-  if (distinct.size !== 1 || only === undefined) {
-    return { ok: false, problem: `file mode (${files.mountPath}): containers run as different users; ${fix}` };
-  }
-  if (only === 0) return { ok: false, problem: `file mode (${files.mountPath}): containers run as root; ${fix}` };
+  // kubectl shows warnings of at most 120 characters: the why is short, the fix is the README's.
+  const shared = (why: string): FilePlanResult => ({
+    ok: true,
+    plan: { runAsUser: installRunAsUser(pod), fileMode: FILE_MODE_POD },
+    warning: `file mode ${files.mountPath}: files 0444, readable by all containers of this pod (${why}); set fsGroup or one runAsUser`,
+  });
+  if (unknown.length > 0) return shared(unknown.length === users.size ? 'no runAsUser' : `no runAsUser in ${quoteList(unknown)}`);
+  if (distinct.size !== 1 || only === undefined) return shared('different users');
+  if (only === 0) return shared('root');
   return { ok: true, plan: { runAsUser: only, fileMode: FILE_MODE_OWNER } };
 }
 

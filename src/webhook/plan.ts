@@ -183,10 +183,12 @@ async function planTemplates(chosen: readonly Inspected[], config: PodConfig, co
   return { wraps, failures };
 }
 
-function planFiles(pod: Pod, config: PodConfig, reasons: Reason[]): { ok: true; plan: FilePlan | undefined } | { ok: false; problem: string } {
+function planFiles(pod: Pod, config: PodConfig, notes: { reasons: Reason[]; warnings: string[] }): { ok: true; plan: FilePlan | undefined } | { ok: false; problem: string } {
+  const { reasons } = notes;
   if (config.files === undefined) return { ok: true, plan: undefined };
   const ownership = planFileOwnership(pod, config.files);
   if (!ownership.ok) return { ok: false, problem: ownership.problem };
+  if (ownership.warning !== undefined) notes.warnings.push(ownership.warning);
   const conflict = findMountConflict(pod, config.files);
   if (conflict !== undefined) return { ok: false, problem: conflict };
   reasons.push({ code: REASONS.fileMode, names: config.files.secrets.map((secret) => secret.path), detail: ownership.plan.fileMode });
@@ -196,7 +198,7 @@ function planFiles(pod: Pod, config: PodConfig, reasons: Reason[]): { ok: true; 
 export async function planMutation(pod: Pod, namespace: string, config: PodConfig, flags: { piggy: boolean; files: boolean }, deps: PlanDeps, signal: AbortSignal): Promise<PlanResult> {
   const notes = { reasons: [] as Reason[], warnings: [] as string[] };
   const { reasons, warnings } = notes;
-  const files = flags.files ? planFiles(pod, config, reasons) : { ok: true as const, plan: undefined };
+  const files = flags.files ? planFiles(pod, config, notes) : { ok: true as const, plan: undefined };
   if (!files.ok) return deny(400, `piggy: ${files.problem}`, reasons);
   let chosen: Inspected[] = [];
   try {

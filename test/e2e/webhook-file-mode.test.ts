@@ -92,11 +92,16 @@ test('file mode and env mode together: both init containers, the launcher first,
   t.is(stored.spec?.volumes?.filter((volume) => volume.name === 'piggy-secret-files').length, 1);
 });
 
-test('files that cannot be made private, bad ARNs and bad mount paths are denied with the annotation named', async (t) => {
-  const nobody = await createPodDenied(namespace, filePod({ 'secrets.k8s.aws/secret-arn': ARN }));
-  t.regex(nobody, /cannot make the secret files private: container "app", "side" sets no runAsUser; set spec\.securityContext\.fsGroup/);
-  const root = await createPodDenied(namespace, filePod({ 'secrets.k8s.aws/secret-arn': ARN }, { securityContext: { runAsUser: 0 } }));
-  t.regex(root, /containers run as root/);
+test('a pod whose files cannot be private to one user is admitted with 0444 files (the sidecar injector\'s walkthrough pod)', async (t) => {
+  for (const securityContext of [undefined, { runAsUser: 0 }]) {
+    const stored = await createPod(namespace, filePod({ 'secrets.k8s.aws/secret-arn': ARN }, securityContext === undefined ? {} : { securityContext }));
+    const writer = stored.spec?.initContainers?.find((item) => item.name === 'piggy-secret-files');
+    t.is(writer?.env?.find((e) => e.name === 'PIGGY_FILE_MODE')?.value, '0444');
+    t.is(writer?.securityContext?.runAsNonRoot, true);
+  }
+});
+
+test('bad ARNs and bad mount paths are denied with the annotation named', async (t) => {
   const name = await createPodDenied(namespace, filePod({ 'secrets.k8s.aws/secret-arn': 'shop/db' }, { securityContext: { fsGroup: 2000 } }));
   t.regex(name, /annotation secrets\.k8s\.aws\/secret-arn: expected full Secrets Manager ARNs/);
   const launcher = await createPodDenied(namespace, filePod({ 'secrets.k8s.aws/secret-arn': ARN, 'secrets.k8s.aws/mount-path': '/piggy' }, { securityContext: { fsGroup: 2000 } }));
