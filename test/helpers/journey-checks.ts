@@ -26,12 +26,12 @@ export async function leaderGauge(node: string, port: number): Promise<number> {
 }
 
 /** The app's view of the newest Running pod of Deployment APP once its env shows WANT (name → sha256). */
-export async function seenByNewestPod(namespace: string, app: string, want: Readonly<Record<string, string>>): Promise<{ pod: string; lines: string[] }> {
+export async function seenByNewestPod(namespace: string, app: string, want: Readonly<Record<string, string>>, container = 'app'): Promise<{ pod: string; lines: string[] }> {
   return eventually(async () => {
     const [pod] = await runningPods(namespace, app);
     const name = pod?.metadata?.name;
     if (name === undefined) throw new Error(`no running pod of ${app}`);
-    const lines = await appOutput(namespace, name);
+    const lines = await appOutput(namespace, name, container);
     const seen = { ...envDigests(lines), ...Object.fromEntries(Object.entries(fileDigests(lines)).map(([file, d]) => [file, d.sha256])) };
     const wrong = Object.keys(want).filter((key) => seen[key] !== want[key]);
     if (wrong.length > 0) throw new Error(`${name}: ${wrong.join(', ')} not as expected yet`);

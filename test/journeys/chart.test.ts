@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import test from 'ava';
@@ -17,8 +18,10 @@ import { PIGGY_BIN } from '../helpers/controller.ts';
 import { appImage, appOutput, apply, controllerPods, installPiggy, isReady, sha256, uninstallPiggy, type Installation } from '../helpers/journey.ts';
 import { execEnv, injectedDeployment, leaderGauge, metricOfBoth, readyReason, seenByNewestPod, watchSecrets } from '../helpers/journey-checks.ts';
 import { kube } from '../helpers/kube.ts';
+import { podIdentityPatch } from '../helpers/pod-identity.ts';
 import { onRealNode } from '../helpers/real-node.ts';
 import { eventually, kubectl, testStack, uniqueName } from '../helpers/stack.ts';
+import { startPatchingWebhook } from '../helpers/webhook.ts';
 
 const ctx: { moto?: Instance; inst?: Installation } = {};
 
@@ -213,6 +216,36 @@ test.serial('SSM path under limits: the chart\'s init-container resources and an
   t.is(stored.status?.containerStatuses?.[0]?.restartCount, 0);
 });
 
+test.serial("file mode: the sidecar injector's walkthrough Deployment (no runAsUser, no fsGroup) next to a pod identity webhook stand-in: the file is written before the app starts", async (t) => {
+  t.timeout(240_000);
+  const inst = installation();
+  const value = `file-${uniqueName('v')}`;
+  const sm = new SecretsManagerClient({ endpoint: ctx.moto?.info.url, region: 'us-east-1' });
+  t.teardown(() => sm.destroy());
+  const created = await sm.send(new CreateSecretCommand({ Name: `${inst.apps}/database-password`, SecretString: value }));
+  const aws = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: ctx.moto?.info.url ?? '' };
+  await startPatchingWebhook(t, { name: `zz-${uniqueName('pod-identity')}`, namespace: inst.apps, namespaceSelector: { matchLabels: { 'piggysec.com/journey': inst.release } }, patch: (pod) => podIdentityPatch(pod, 'arn:aws:iam::123456789012:role/webserver', aws) });
+  await kube().core.createNamespacedServiceAccount({ namespace: inst.apps, body: { metadata: { name: 'webserver-service-account' } } });
+  // The walkthrough's Deployment; only its image and command are the journey app's (it printed the secret).
+  const rendered = await kubectl(['-n', inst.apps, 'apply', '-f', '-'], { input: stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'webserver' },
+    spec: {
+      selector: { matchLabels: { app: 'webserver' } },
+      template: {
+        metadata: { labels: { app: 'webserver' }, annotations: { 'secrets.k8s.aws/sidecarInjectorWebhook': 'enabled', 'secrets.k8s.aws/secret-arn': created.ARN ?? '' } },
+        spec: onRealNode({ serviceAccountName: 'webserver-service-account', terminationGracePeriodSeconds: 0, containers: [{ name: 'webserver', image: await appImage(), env: [{ name: 'SHOW_FILES', value: '/tmp/secret' }] }] }),
+      },
+    },
+  }) });
+  t.is(rendered.code, 0, rendered.stderr);
+  const { pod, lines } = await seenByNewestPod(inst.apps, 'webserver', { '/tmp/secret': sha256(value) }, 'webserver');
+  t.true(lines.some((line) => line.startsWith('file /tmp/secret ') && line.endsWith('mode=444')), 'readable by the app that runs as root (no runAsUser)');
+  const stored = await kube().core.readNamespacedPod({ namespace: inst.apps, name: pod });
+  t.true(stored.spec?.initContainers?.some((c) => c.name === 'piggy-secret-files') === true, 'piggy\'s writer ran as an init container');
+  t.deepEqual(stored.status?.initContainerStatuses?.map((s) => [s.name, s.state?.terminated?.exitCode]), [['install-piggy-env', 0], ['piggy-secret-files', 0]].filter(([name]) => stored.spec?.initContainers?.some((c) => c.name === name)));
+  t.is(stored.spec?.volumes?.find((v) => v.name === 'piggy-secret-files')?.emptyDir?.medium, 'Memory', 'the file lives in memory only');
+});
+
 test.serial('the leader pod deleted while AWSSecrets sync: the other replica takes over, every Secret synced, none lost or emptied', async (t) => {
   t.timeout(240_000);
   const inst = installation();
@@ -279,3 +312,4 @@ test.serial('both replicas down: an opted-in pod is refused, a plain pod still s
   const lines = await appOutput(inst.apps, 'plain');
   t.true(lines.includes('piggy-vars=0'), 'the plain pod started on a real node');
 });
+
