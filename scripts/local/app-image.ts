@@ -7,17 +7,13 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } 
 import os from 'node:os';
 import path from 'node:path';
 import type { V1PodSpec } from '@kubernetes/client-node';
+import { pushFolderImage } from './folder-image.ts';
 import { NODE_TOLERATION } from './node/files.ts';
 import { run } from './procs.ts';
 
 /** SPEC made runnable on the real nodes: hostNetwork (no pod network), the nodes' toleration, no service links. */
 export function onRealNode(spec: V1PodSpec): V1PodSpec {
   return Object.assign({}, spec, { hostNetwork: true, enableServiceLinks: false, tolerations: [...(spec.tolerations ?? []), { ...NODE_TOLERATION }] });
-}
-
-async function must(cmd: string, args: string[]): Promise<void> {
-  const res = await run(cmd, args);
-  if (res.code !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')}: ${res.stderr.trim()}`);
 }
 
 /** Pushes the busybox image to REF (`host:port/repo:tag` of a plain-HTTP loopback registry) with crane; returns REF. */
@@ -32,11 +28,7 @@ export async function pushBusyboxImage(crane: string, ref: string): Promise<stri
     for (const applet of applets) symlinkSync('busybox', path.join(bin, applet));
     mkdirSync(path.join(work, 'root', 'tmp'), { mode: 0o1777 });
     chmodSync(path.join(work, 'root', 'tmp'), 0o1777);
-    const layer = path.join(work, 'layer.tar');
-    await must('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', layer, '-C', path.join(work, 'root'), 'bin', 'tmp']);
-    await must(crane, ['append', '--insecure', '--oci-empty-base', '-f', layer, '-t', ref]);
-    await must(crane, ['mutate', '--insecure', ref, '--set-platform', 'linux/amd64', '--entrypoint=/bin/sh,-c', '--cmd=echo image command', '--env', 'PATH=/bin', '-t', ref]);
-    return ref;
+    return await pushFolderImage(crane, { root: path.join(work, 'root'), entries: ['bin', 'tmp'], work, ref, config: ['--entrypoint=/bin/sh,-c', '--cmd=echo image command', '--env', 'PATH=/bin'] });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -4,16 +4,11 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cacheDir, run } from '../procs.ts';
+import { mustRun, pushFolderImage } from '../folder-image.ts';
+import { cacheDir } from '../procs.ts';
 
 const SOURCE = path.join(import.meta.dirname, 'pause.c');
 export const PAUSE_REPOSITORY = 'piggy-local/pause';
-
-async function must(cmd: string, args: string[]): Promise<string> {
-  const res = await run(cmd, args);
-  if (res.code !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${res.code}): ${res.stderr.trim()}`);
-  return res.stdout;
-}
 
 /** The static pause binary, built once per source version. */
 export async function ensurePauseBinary(): Promise<string> {
@@ -23,8 +18,8 @@ export async function ensurePauseBinary(): Promise<string> {
   if (existsSync(bin)) return bin;
   const tmp = `${dir}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });
-  await must('gcc', ['-static', '-Os', '-o', path.join(tmp, 'pause'), SOURCE]);
-  await must('strip', [path.join(tmp, 'pause')]);
+  await mustRun('gcc', ['-static', '-Os', '-o', path.join(tmp, 'pause'), SOURCE]);
+  await mustRun('strip', [path.join(tmp, 'pause')]);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   return bin;
@@ -40,11 +35,7 @@ export async function pushPauseImage(crane: string, registry: string, platform =
     mkdirSync(root);
     copyFileSync(bin, path.join(root, 'pause'));
     chmodSync(path.join(root, 'pause'), 0o755);
-    const layer = path.join(work, 'layer.tar');
-    await must('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', layer, '-C', root, 'pause']);
-    await must(crane, ['append', '--insecure', '--oci-empty-base', '-f', layer, '-t', ref]);
-    await must(crane, ['mutate', '--insecure', ref, '--entrypoint=/pause', '--set-platform', platform, '-t', ref]);
-    return ref;
+    return await pushFolderImage(crane, { root, entries: ['pause'], work, ref, config: ['--entrypoint=/pause'], platform });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
