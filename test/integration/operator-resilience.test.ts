@@ -43,10 +43,13 @@ test('AWS down: the Secret stays intact, the condition says why, and it recovers
     async () => {
       const secret = await kube().core.readNamespacedSecret({ name: 'db', namespace });
       if (decodeData(secret.data).k !== 'two') throw new Error('not recovered yet');
+      // The status is patched after the Secret is written: wait for it too.
+      const condition = ready(await getAWSSecret(namespace, 'db'));
+      if (condition?.status !== 'True') throw new Error(`Ready ${condition?.status ?? 'unset'} (${condition?.reason ?? 'no reason'})`);
     },
     { timeoutMs: 60_000 },
   );
-  t.is(ready(await getAWSSecret(namespace, 'db'))?.status, 'True');
+  t.is(ready(await getAWSSecret(namespace, 'db'))?.reason, 'Synced');
 });
 
 test('throttling: Throttled condition, backoff with no call storm, then every AWSSecret syncs', async (t) => {
