@@ -98,11 +98,12 @@ const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
 export function spawnInRoot(run: RootRun): ChildProcess {
   const { unshare, chroot, env, sh } = TOOLS;
   if (unshare === undefined || chroot === undefined || env === undefined || sh === undefined) throw new Error('unshare, chroot, env and sh are needed');
-  const mounts = [`mount -t proc proc ${quote(join(run.root, 'proc'))}`];
+  // --no-mtab: libmount would otherwise create /run/mount/utab on the host (/run is not private).
+  const mounts = [`mount --no-mtab -t proc proc ${quote(join(run.root, 'proc'))}`];
   for (const bind of run.binds) {
     const target = quote(join(run.root, bind.target));
-    mounts.push(`mount --bind ${quote(bind.source)} ${target}`);
-    if (bind.readOnly === true) mounts.push(`mount -o remount,bind,ro ${target}`);
+    mounts.push(`mount --no-mtab --bind ${quote(bind.source)} ${target}`);
+    if (bind.readOnly === true) mounts.push(`mount --no-mtab -o remount,bind,ro ${target}`);
   }
   const script = `set -e; ${mounts.join('; ')}; exec ${env} -u PWD ${chroot} --userspec=${run.user} ${quote(run.root)} "$@"`;
   return spawn(unshare, ['--mount', '--propagation', 'private', '--', sh, '-c', script, 'sh', ...run.argv], { env: { ...run.env }, stdio: ['ignore', 'pipe', 'pipe'] });
