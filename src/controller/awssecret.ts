@@ -14,6 +14,8 @@ export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 export const ANNOTATION_SECRET_ID = 'piggysec.com/aws-secret-id';
 export const ANNOTATION_VERSION_ID = 'piggysec.com/aws-version-id';
 export const ANNOTATION_REGION = 'piggysec.com/aws-region';
+/** Which field each ref came from (`stringDataFrom`, `dataFrom`): the same version means other data in each. */
+export const ANNOTATION_REF_FIELDS = 'piggysec.com/aws-ref-fields';
 export const ANNOTATION_DATA_HASH = 'piggysec.com/data-hash';
 
 export interface SecretRef {

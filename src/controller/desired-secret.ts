@@ -1,6 +1,7 @@
 import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import {
   ANNOTATION_DATA_HASH,
+  ANNOTATION_REF_FIELDS,
   ANNOTATION_REGION,
   ANNOTATION_SECRET_ID,
   ANNOTATION_VERSION_ID,
@@ -19,6 +20,8 @@ export const DEFAULT_SECRET_TYPE = 'Opaque';
 export interface SourceIdentity {
   readonly secretIds: string;
   readonly versionIds: string;
+  /** The field of each ref: a ref moved from stringDataFrom to dataFrom reads the same version as other data. */
+  readonly fields: string;
   readonly region: string;
 }
 
@@ -27,6 +30,7 @@ export function buildSourceIdentity(awsSecret: AWSSecret, region: string): Sourc
   return {
     secretIds: refs.map((entry) => entry.ref.secretId).join(','),
     versionIds: refs.map((entry) => entry.ref.versionId).join(','),
+    fields: refs.map((entry) => entry.field).join(','),
     region,
   };
 }
@@ -64,6 +68,7 @@ export function buildDesiredSecret(awsSecret: AWSSecret, data: SecretData, regio
         ...awsSecret.spec.metadata?.annotations,
         [ANNOTATION_SECRET_ID]: source.secretIds,
         [ANNOTATION_VERSION_ID]: source.versionIds,
+        [ANNOTATION_REF_FIELDS]: source.fields,
         [ANNOTATION_REGION]: source.region,
         [ANNOTATION_DATA_HASH]: hashSecretData(data, type),
       },
@@ -115,6 +120,7 @@ export function trustedExistingData(existing: V1Secret, awsSecret: AWSSecret, re
   if (
     annotations[ANNOTATION_SECRET_ID] !== source.secretIds ||
     annotations[ANNOTATION_VERSION_ID] !== source.versionIds ||
+    annotations[ANNOTATION_REF_FIELDS] !== source.fields ||
     annotations[ANNOTATION_REGION] !== source.region
   ) {
     return undefined;

@@ -103,6 +103,24 @@ test('hand edits and deletion are undone without calling AWS', async (t) => {
   t.is(await op.awsCalls(), callsAfterSync, 'repairs cost zero AWS calls');
 });
 
+test('a ref moved from stringDataFrom to dataFrom re-reads the version with the new meaning', async (t) => {
+  const namespace = await createTestNamespace(t, 'moved-ref');
+  const encoded = Buffer.from('plain-value').toString('base64');
+  const [v1 = ''] = await createSecretVersions(`${namespace}/app`, [JSON.stringify({ token: encoded })]);
+  startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'app', { stringDataFrom: ref(`${namespace}/app`, v1) });
+  const asString = await eventually(() => readSecret(namespace, 'app'));
+  t.deepEqual(decodeData(asString.data), { token: encoded }, 'stringDataFrom: the text as it is');
+  // Merge patch: null removes stringDataFrom; the same secret and version, now as base64 values.
+  await patchAWSSecretSpec(namespace, 'app', { stringDataFrom: null, dataFrom: ref(`${namespace}/app`, v1) } as unknown as Parameters<typeof patchAWSSecretSpec>[2]);
+  const asData = await eventually(async () => {
+    const current = await readSecret(namespace, 'app');
+    if (decodeData(current.data).token !== 'plain-value') throw new Error('still the stringDataFrom interpretation');
+    return current;
+  });
+  t.is(asData.metadata?.annotations?.['piggysec.com/aws-ref-fields'], 'dataFrom');
+});
+
 test('a restarted controller whose Secrets already match makes zero AWS calls', async (t) => {
   const namespace = await createTestNamespace(t, 'restart');
   const [v1] = await createSecretVersions(`${namespace}/a`, [JSON.stringify({ k: 'v' })]);

@@ -27,6 +27,7 @@ test('the desired Secret carries owner, labels, annotations, type and data', (t)
     note: 'y',
     'piggysec.com/aws-secret-id': 'team/db',
     'piggysec.com/aws-version-id': 'v1',
+    'piggysec.com/aws-ref-fields': 'stringDataFrom',
     'piggysec.com/aws-region': 'eu-west-1',
   });
   t.regex(secret.metadata?.annotations?.['piggysec.com/data-hash'] ?? '', /^sha256:/);
@@ -60,6 +61,8 @@ test('existing data is trusted only when source and data hash match', (t) => {
   const bumped = awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: 'v2' } } });
   t.is(trustedExistingData(desired, bumped, 'r'), undefined);
   t.is(trustedExistingData({ ...desired, data: { password: 'ZWRpdGVk' } }, awsSecret(), 'r'), undefined, 'a hand edit is not trusted');
+  const moved = { ...awsSecret(), spec: { dataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: 'v1' } } } };
+  t.is(trustedExistingData(desired, moved, 'r'), undefined, 'the same version moved to dataFrom means other data');
 });
 
 test('a Secret is ours only with the managed-by label and no foreign owner', (t) => {
