@@ -32,23 +32,31 @@ export interface SyncedOutcome {
   readonly wroteSecret: boolean;
 }
 
-/** Status after a successful sync: Ready=True, the synced version, syncedAt when the Secret was written. */
+/**
+ * Status after a successful sync: Ready=True, the synced version, syncedAt when the Secret was
+ * written. A pin that reached the last known latestVersionId clears UpdateAvailable at once (a bump
+ * need not wait for the next scheduled check).
+ */
 export function buildSyncedStatus(awsSecret: AWSSecret, outcome: SyncedOutcome, now: Date): AWSSecretStatus {
   const previous = awsSecret.status ?? {};
   const generation = awsSecret.metadata.generation;
   const fresh = outcome.wroteSecret || previous.syncedAt === undefined || previous.versionId !== outcome.versionIds;
+  const ready = setCondition(
+    previous.conditions,
+    { type: CONDITION_READY, status: 'True', reason: REASON.synced, message: `Secret ${awsSecret.metadata.name} holds version ${outcome.versionIds}` },
+    generation,
+    now,
+  );
+  const caughtUp = previous.latestVersionId === outcome.versionIds && previous.conditions?.some((c) => c.type === CONDITION_UPDATE_AVAILABLE && c.status === 'True') === true;
   return {
     ...previous,
     observedGeneration: generation,
     secretName: awsSecret.metadata.name,
     versionId: outcome.versionIds,
     syncedAt: fresh ? now.toISOString() : previous.syncedAt,
-    conditions: setCondition(
-      previous.conditions,
-      { type: CONDITION_READY, status: 'True', reason: REASON.synced, message: `Secret ${awsSecret.metadata.name} holds version ${outcome.versionIds}` },
-      generation,
-      now,
-    ),
+    conditions: caughtUp
+      ? setCondition(ready, { type: CONDITION_UPDATE_AVAILABLE, status: 'False', reason: REASON.upToDate, message: 'the pinned version is AWSCURRENT' }, generation, now)
+      : ready,
   };
 }
 

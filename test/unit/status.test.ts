@@ -47,6 +47,15 @@ test('update check sets latestVersionId and UpdateAvailable', (t) => {
   t.like(failed.conditions?.find((c) => c.type === 'UpdateAvailable'), { status: 'Unknown', reason: 'CheckFailed' });
 });
 
+test('a bump to the last known latestVersionId clears UpdateAvailable at once; a bump to another version does not', (t) => {
+  const checked = buildUpdateCheckStatus({ ...base, status: buildSyncedStatus(base, { versionIds: 'v1', wroteSecret: true }, t0) }, { latestVersionIds: 'v2' }, 'v1', t1);
+  const bumped = buildSyncedStatus({ ...base, status: checked }, { versionIds: 'v2', wroteSecret: true }, t1);
+  t.like(bumped.conditions?.find((c) => c.type === 'UpdateAvailable'), { status: 'False', reason: 'UpToDate' });
+  t.is(bumped.latestVersionId, 'v2');
+  const elsewhere = buildSyncedStatus({ ...base, status: checked }, { versionIds: 'v3', wroteSecret: true }, t1);
+  t.like(elsewhere.conditions?.find((c) => c.type === 'UpdateAvailable'), { status: 'True', reason: 'NewVersionAvailable' });
+});
+
 test('status equality ignores condition order', (t) => {
   const a = { conditions: [{ type: 'A', status: 'True' as const, reason: 'r', message: 'm', lastTransitionTime: 'x' }, { type: 'B', status: 'True' as const, reason: 'r', message: 'm', lastTransitionTime: 'x' }] };
   const b = { conditions: [...a.conditions].reverse() };
