@@ -2,7 +2,7 @@
 // runs ava against it and always stops it. A running stack named by PIGGY_TEST_STACK is reused
 // and left running (`npm run local -- up`, then export PIGGY_TEST_STACK=<repo>/.local).
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './local/procs.ts';
 import { ensureTools, readStack, stackStatus, startStack, stopStack } from './local/stack.ts';
@@ -50,7 +50,11 @@ function awsVars(file: string): Record<string, string> {
 }
 
 function runAva(args: string[], stack: StackInfo): Promise<number> {
-  const env = { ...process.env, ...awsVars(stack.awsEnvFile), PIGGY_TEST_STACK: stack.dir, KUBECONFIG: stack.kubeconfig };
+  // The tests' temporary files (certificates, sandboxes, scratch folders) go into the stack's folder,
+  // removed with it, instead of piling up in the host's /tmp.
+  const tmp = path.join(stack.dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const env = { ...process.env, ...awsVars(stack.awsEnvFile), PIGGY_TEST_STACK: stack.dir, KUBECONFIG: stack.kubeconfig, TMPDIR: tmp };
   return new Promise((resolve, reject) => {
     avaChild = spawn('npx', ['ava', ...args], { stdio: 'inherit', env, cwd: repoRoot, detached: true });
     avaChild.on('error', reject);
