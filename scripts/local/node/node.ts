@@ -13,7 +13,7 @@ import type { NodeTools } from '../procs.ts';
 import { createCgroupRoot, processesInCgroupRoot, removeCgroupRoot } from './cgroups.ts';
 import { buildCniConfig, buildContainerdConfig, buildKubeletConfig, buildNodeLayout, buildRegistryHosts, buildTokenKubeconfig, pickCaCertificate } from './files.ts';
 import type { NodeLayout } from './files.ts';
-import { inNamespace, processesInNamespace, requiredTool, startHolder } from './namespace.ts';
+import { processesInNamespace, requiredTool, startHolder } from './namespace.ts';
 import { pushPauseImage } from './pause-image.ts';
 
 /** What stopNodes needs of one node, recorded in stack.json. */
@@ -48,9 +48,12 @@ export interface NodeStartOptions {
   readonly onRecord: (nodes: readonly NodeRecord[]) => void;
 }
 
+/** Node 127.0.0.N's short name N: its folder, component and cgroup names. */
+const suffixOf = (name: string): string => name.split('.').pop() ?? name;
+
 /** The cgroup root of node NAME of stack DIR: one per node and stack, so two never share one. */
 export const cgroupRootFor = (dir: string, name: string): string =>
-  `/piggy-node-${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 10)}-${name.split('.').pop() ?? name}`;
+  `/piggy-node-${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 10)}-${suffixOf(name)}`;
 
 /** The kubelets' identity is the apiserver's static node token; RBAC gives group system:nodes the node role. */
 const NODE_RBAC = `apiVersion: rbac.authorization.k8s.io/v1
@@ -102,7 +105,7 @@ type Launch = (spec: LaunchSpec) => Promise<ComponentInfo>;
 
 /** One node's containerd and kubelet in its own mount namespace (the kubelet's hard-coded paths collide otherwise). */
 async function startRuntime(opts: NodeStartOptions, name: string, pauseImage: string, launch: Launch, record: (node: NodeRecord) => void): Promise<NodeRecord> {
-  const suffix = name.split('.').pop() ?? name;
+  const suffix = suffixOf(name);
   const layout = buildNodeLayout(path.join(path.resolve(opts.dir), `node-${suffix}`));
   rmSync(layout.dir, { recursive: true, force: true });
   writeFiles(layout, opts, name, pauseImage);
@@ -126,21 +129,23 @@ async function startRuntime(opts: NodeStartOptions, name: string, pauseImage: st
     ready: async () => (await run(opts.tools.ctr, ['--address', layout.containerdSocket, 'version'])).code === 0,
     timeoutMs: 30_000,
   });
+  let healthz = 0; // the port of the current start attempt (a collision picks new ones)
   const kubelet = await launch({
     name: `kubelet-${suffix}`, bin: nsenter, execs: opts.tools.kubelet, ports: 2, env,
-    prepare: ([port = 0, healthzPort = 0]) => writeFileSync(layout.kubeletConfig, buildKubeletConfig(layout, { cgroupRoot, address: name, port, healthzPort })),
+    prepare: ([port = 0, healthzPort = 0]) => {
+      healthz = healthzPort;
+      writeFileSync(layout.kubeletConfig, buildKubeletConfig(layout, { cgroupRoot, address: name, port, healthzPort }));
+    },
     args: () => joined(opts.tools.kubelet, [`--config=${layout.kubeletConfig}`, `--kubeconfig=${layout.kubeletKubeconfig}`, `--hostname-override=${name}`,
       `--root-dir=${layout.kubeletRoot}`, `--cert-dir=${layout.kubeletCertDir}`, '--v=1']),
     url: ([port = 0]) => `https://${name}:${port}`,
-    ready: async () => (await httpGet(`http://${name}:${readKubeletHealthzPort(layout)}/healthz`)).status === 200,
+    ready: async () => (await httpGet(`http://${name}:${healthz}/healthz`)).status === 200,
     timeoutMs: 60_000,
   });
   node = { ...node, kubeletPort: kubelet.ports[0] ?? 0 };
   record(node);
   return node;
 }
-
-const readKubeletHealthzPort = (layout: NodeLayout): string => /^healthzPort: (\d+)$/m.exec(readFileSync(layout.kubeletConfig, 'utf8'))?.[1] ?? '0';
 
 /** Starts the nodes NAMES, then kube-scheduler and kube-controller-manager; resolves when all are Ready. */
 export async function startNodes(opts: NodeStartOptions, names: readonly string[]): Promise<NodeRecord[]> {
@@ -212,7 +217,7 @@ function oursInNamespace(node: NodeRecord, binaries: readonly string[] = node.bi
 
 /** Our processes of one node: its containerd and kubelet (by component name suffix). */
 async function stopRuntime(node: NodeRecord, components: readonly ComponentInfo[]): Promise<void> {
-  const suffix = node.name.split('.').pop() ?? node.name;
+  const suffix = suffixOf(node.name);
   await stopComponents(components, `kubelet-${suffix}`);
   killAll(processesInCgroupRoot(node.cgroupRoot)); // the pods' processes (pause included)
   await stopComponents(components, `containerd-${suffix}`);
@@ -240,5 +245,3 @@ export async function stopNodes(nodes: readonly NodeRecord[], components: readon
   await Promise.all(nodes.map((node) => stopRuntime(node, components)));
 }
 
-/** Runs a command in the node's mount namespace (debugging aid for `npm run local`). */
-export const runInNode = (node: NodeRecord, cmd: string, args: string[]): Promise<void> => inNamespace({ pid: node.holderPid }, cmd, args);
