@@ -88,6 +88,7 @@ export const REASON = {
   upToDate: 'UpToDate',
   newVersion: 'NewVersionAvailable',
   checkFailed: 'CheckFailed',
+  invalidSchedule: 'InvalidSchedule',
 } as const;
 
 /** The refs of a spec in a fixed order (stringDataFrom first), with their field paths. */

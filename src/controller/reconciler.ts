@@ -2,12 +2,12 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { isSecretAllowed, type AccessPolicy } from '../shared/access-policy.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import { CONDITION_READY, keyOf, listRefs, type AWSSecret, type AWSSecretStatus } from './awssecret.ts';
+import { CONDITION_READY, CONDITION_UPDATE_AVAILABLE, REASON, keyOf, listRefs, type AWSSecret, type AWSSecretStatus } from './awssecret.ts';
 import { findCondition, isStatusEqual } from './conditions.ts';
 import { buildDesiredSecret, buildSourceIdentity, isManagedBy, isSecretInSync, trustedExistingData } from './desired-secret.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import { buildSecretData, type SecretData, type SourceValue } from './secret-data.ts';
-import { buildFailedStatus, buildSyncedStatus, reasonFor } from './status.ts';
+import { buildFailedStatus, buildInvalidScheduleStatus, buildSyncedStatus, reasonFor } from './status.ts';
 import type { UpdateChecker } from './update-check.ts';
 import type { Outcome } from './work-queue.ts';
 
@@ -102,7 +102,8 @@ type Stop = ((labels: { result: string }) => void) | undefined;
 
 /**
  * Terminal failures that can end without a spec change, because their cause lives outside the
- * AWSSecret: the secret or version created later, IAM or KMS fixed, the foreign Secret removed.
+ * AWSSecret: the secret or version created later, IAM or KMS fixed, the foreign Secret removed,
+ * a Kubernetes 403 (RBAC granted, or a ResourceQuota's "exceeded quota" raised).
  * They are re-checked every `recheckMs` (no backoff storm: one attempt per interval). Failures
  * fixed only by editing the spec (bad spec, policy, bad data of an immutable version) wait for it.
  */
@@ -112,6 +113,7 @@ const RECHECKED_CODES: ReadonlySet<string> = new Set([
   'ERR_AWS_ACCESS_DENIED',
   'ERR_AWS_DECRYPTION',
   'ERR_AWSSECRET_CONFLICT',
+  'ERR_KUBE_FORBIDDEN',
 ]);
 
 interface Attempt {
@@ -133,6 +135,8 @@ export async function reconcileAWSSecret(deps: ReconcilerDeps, key: string): Pro
   let nextCheckMs: number | undefined;
   const checked = planSpecChecks(awsSecret, deps.policy, deps.defaultRegion);
   if (deps.updateChecker !== undefined && !(checked instanceof AppError)) {
+    const problem = deps.updateChecker.scheduleProblem(awsSecret);
+    if (problem !== undefined) status = reportInvalidSchedule(deps, awsSecret, status, problem);
     if (deps.updateChecker.isDue(awsSecret, checked.region, deps.now())) {
       status = await deps.updateChecker.check(awsSecret, status, checked.region, deps.now());
     }
@@ -145,6 +149,18 @@ export async function reconcileAWSSecret(deps: ReconcilerDeps, key: string): Pro
     return { kind: 'retry' };
   }
   return withRequeue(attempt.outcome, nextCheckMs);
+}
+
+/** UpdateAvailable=Unknown with reason InvalidSchedule, and one Warning event when that news is new. */
+function reportInvalidSchedule(deps: ReconcilerDeps, awsSecret: AWSSecret, status: AWSSecretStatus, problem: string): AWSSecretStatus {
+  const next = buildInvalidScheduleStatus({ ...awsSecret, status }, problem, deps.now());
+  const before = findCondition(awsSecret.status, CONDITION_UPDATE_AVAILABLE);
+  const after = findCondition(next, CONDITION_UPDATE_AVAILABLE);
+  if (before?.reason !== after?.reason || before?.message !== after?.message) {
+    deps.recordEvent(awsSecret, 'Warning', REASON.invalidSchedule, problem);
+    deps.log.warn({ awsSecret: objectName(awsSecret), reason: REASON.invalidSchedule }, 'update check schedule invalid');
+  }
+  return next;
 }
 
 function withRequeue(outcome: Outcome, nextCheckMs: number | undefined): Outcome {

@@ -112,3 +112,21 @@ export function buildUpdateCheckStatus(awsSecret: AWSSecret, outcome: UpdateChec
     ),
   };
 }
+
+/**
+ * Status when spec.updateCheckSchedule is not a valid cron expression: UpdateAvailable=Unknown with
+ * reason InvalidSchedule. The resource gets no update checks until the schedule is fixed (running the
+ * controller's default instead would look as if the resource's own schedule worked).
+ */
+export function buildInvalidScheduleStatus(awsSecret: AWSSecret, problem: string, now: Date): AWSSecretStatus {
+  const previous = awsSecret.status ?? {};
+  return {
+    ...previous,
+    conditions: setCondition(
+      previous.conditions,
+      { type: CONDITION_UPDATE_AVAILABLE, status: 'Unknown', reason: REASON.invalidSchedule, message: problem },
+      awsSecret.metadata.generation,
+      now,
+    ),
+  };
+}

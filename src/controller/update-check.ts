@@ -28,13 +28,24 @@ export class UpdateChecker {
     this.#options = options;
   }
 
+  /** The resource's own schedule, else the controller's; an invalid own schedule means no checks. */
   scheduleOf(awsSecret: AWSSecret): string | undefined {
     const own = awsSecret.spec.updateCheckSchedule?.trim();
     if (own !== undefined && own !== '') {
       const parsed = parseCronOrOff(own);
-      return parsed.ok ? parsed.value : this.#options.defaultSchedule;
+      return parsed.ok ? parsed.value : undefined;
     }
     return this.#options.defaultSchedule;
+  }
+
+  /** Why spec.updateCheckSchedule cannot be used, or undefined when it is valid or not set. */
+  scheduleProblem(awsSecret: AWSSecret): string | undefined {
+    const own = awsSecret.spec.updateCheckSchedule?.trim();
+    if (own === undefined || own === '') return undefined;
+    const parsed = parseCronOrOff(own);
+    if (parsed.ok) return undefined;
+    const shown = own.length > 64 ? `${own.slice(0, 64)}…` : own;
+    return `spec.updateCheckSchedule ${JSON.stringify(shown)} is invalid (${parsed.error}); no update checks until it is fixed`;
   }
 
   /** Milliseconds until the key's next check, scheduling it if new; undefined when checks are off. */

@@ -4,7 +4,7 @@ import test from 'ava';
 import { createSecretVersions, decodeData } from '../helpers/aws.ts';
 import { applyCrds, applyOperatorRbac } from '../helpers/crd.ts';
 import { createTestNamespace, kube, serviceAccountKubeConfig } from '../helpers/kube.ts';
-import { createAWSSecret, getAWSSecret, ref, startTestOperator } from '../helpers/operator.ts';
+import { createAWSSecret, getAWSSecret, patchAWSSecretSpec, ref, startTestOperator } from '../helpers/operator.ts';
 import { eventually } from '../helpers/stack.ts';
 
 test.before(async () => {
@@ -115,4 +115,40 @@ test('a thousand-way fan-in: 200 AWSSecrets on one version cost one AWS call', a
     { timeoutMs: 90_000 },
   );
   t.is(await op.awsCalls('GetSecretValue'), 1);
+});
+
+test('an invalid spec.updateCheckSchedule is reported (condition reason and event), not replaced by the default', async (t) => {
+  const namespace = await createTestNamespace(t, 'bad-schedule');
+  const [v1 = ''] = await createSecretVersions(`${namespace}/db`, [JSON.stringify({ k: '1' })]);
+  const op = startTestOperator(t, { namespace, settings: { updateCheckSchedule: '* * * * * *', updateCheckJitterMs: 0 } });
+  await createAWSSecret(namespace, 'db', { stringDataFrom: ref(`${namespace}/db`, v1), updateCheckSchedule: 'every tuesday' });
+  const invalid = await eventually(async () => {
+    const object = await getAWSSecret(namespace, 'db');
+    const condition = object.status?.conditions?.find((entry) => entry.type === 'UpdateAvailable');
+    if (condition === undefined) throw new Error('no UpdateAvailable yet');
+    return condition;
+  });
+  t.is(invalid.status, 'Unknown');
+  t.is(invalid.reason, 'InvalidSchedule');
+  t.regex(invalid.message, /spec\.updateCheckSchedule "every tuesday" is invalid/);
+  const warning = await eventually(async () => {
+    const events = await kube().core.listNamespacedEvent({ namespace });
+    const found = events.items.find((event) => event.reason === 'InvalidSchedule');
+    if (found === undefined) throw new Error('no event yet');
+    return found;
+  });
+  t.is(warning.type, 'Warning');
+  // The controller-wide schedule checks every second: a silent fallback would have called DescribeSecret.
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  t.is(await op.awsCalls('DescribeSecret'), 0);
+  const readyCondition = (await getAWSSecret(namespace, 'db')).status?.conditions?.find((entry) => entry.type === 'Ready');
+  t.is(readyCondition?.status, 'True', 'the Secret itself is synced');
+
+  await patchAWSSecretSpec(namespace, 'db', { updateCheckSchedule: '* * * * * *' });
+  const fixed = await eventually(async () => {
+    const condition = (await getAWSSecret(namespace, 'db')).status?.conditions?.find((entry) => entry.type === 'UpdateAvailable');
+    if (condition?.reason !== 'UpToDate') throw new Error(`reason ${condition?.reason ?? 'none'}`);
+    return condition;
+  });
+  t.is(fixed.status, 'False');
 });

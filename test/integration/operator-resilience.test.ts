@@ -126,3 +126,26 @@ test('API server restarted: the controller re-watches and keeps reconciling', as
   t.true(op.operator.isLeader(), 'leadership survived or was re-acquired');
   t.is(await op.awsCalls('GetSecretValue'), 1, 'the restart cost no AWS calls');
 });
+
+test('a ResourceQuota 403 on Secret create is re-checked: raising the quota lets the AWSSecret sync without a spec change', async (t) => {
+  const namespace = await createTestNamespace(t, 'quota');
+  const [v1 = ''] = await createSecretVersions(`${namespace}/db`, [JSON.stringify({ k: 'v' })]);
+  const quota = { metadata: { name: 'no-secrets' }, spec: { hard: { 'count/secrets': '0' } } };
+  await kube().core.createNamespacedResourceQuota({ namespace, body: quota });
+  startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'db', { stringDataFrom: ref(`${namespace}/db`, v1) });
+  const refused = await eventually(async () => {
+    const condition = ready(await getAWSSecret(namespace, 'db'));
+    if (condition?.reason !== 'KubernetesError') throw new Error(`reason ${condition?.reason ?? 'none'}`);
+    return condition;
+  });
+  t.regex(refused.message, /HTTP 403/);
+  t.regex(refused.message, /quota/);
+
+  await kube().core.deleteNamespacedResourceQuota({ name: 'no-secrets', namespace });
+  const secret = await eventually(() => kube().core.readNamespacedSecret({ name: 'db', namespace }), { timeoutMs: 30_000 });
+  t.deepEqual(decodeData(secret.data), { k: 'v' });
+  await eventually(async () => {
+    if (ready(await getAWSSecret(namespace, 'db'))?.status !== 'True') throw new Error('not Ready yet');
+  });
+});
