@@ -110,6 +110,22 @@ export function isManagedBy(existing: V1Secret, awsSecret: AWSSecret): boolean {
   return labelled && refs.every((ref) => ref.kind === KIND && ref.name === awsSecret.metadata.name);
 }
 
+/** The API group of mumoshu/aws-secret-operator's AWSSecret, whose Secrets piggy adopts. */
+export const MUMOSHU_GROUP = 'mumoshu.github.io';
+
+/**
+ * Whether the Secret was written by mumoshu/aws-secret-operator for an AWSSecret of the same name:
+ * every owner reference is a `mumoshu.github.io` AWSSecret of this name, one of them the controller.
+ * Creating the piggy AWSSecret of that name is the opt-in: piggy takes the Secret over in place
+ * (one update that replaces the owner reference), so it is never deleted or emptied.
+ */
+export function isAdoptableFromMumoshu(existing: V1Secret, awsSecret: AWSSecret): boolean {
+  const refs = existing.metadata?.ownerReferences ?? [];
+  const mumoshu = (ref: V1OwnerReference): boolean =>
+    ref.apiVersion.startsWith(`${MUMOSHU_GROUP}/`) && ref.kind === KIND && ref.name === awsSecret.metadata.name;
+  return refs.length > 0 && refs.every(mumoshu) && refs.some((ref) => ref.controller === true);
+}
+
 /**
  * Existing data that piggy can trust as the pinned version's content: the Secret records the same
  * source and its data still matches the recorded hash. Then no AWS call is needed.

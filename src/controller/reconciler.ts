@@ -4,7 +4,7 @@ import { AppError, isAppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { CONDITION_READY, CONDITION_UPDATE_AVAILABLE, REASON, keyOf, listRefs, type AWSSecret, type AWSSecretStatus } from './awssecret.ts';
 import { findCondition, isStatusEqual } from './conditions.ts';
-import { buildDesiredSecret, buildSourceIdentity, isManagedBy, isSecretInSync, trustedExistingData } from './desired-secret.ts';
+import { MUMOSHU_GROUP, buildDesiredSecret, buildSourceIdentity, isAdoptableFromMumoshu, isManagedBy, isSecretInSync, trustedExistingData } from './desired-secret.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import { buildSecretData, type SecretData, type SourceValue } from './secret-data.ts';
 import { buildFailedStatus, buildInvalidScheduleStatus, buildSyncedStatus, reasonFor } from './status.ts';
@@ -87,14 +87,26 @@ async function sync(deps: ReconcilerDeps, awsSecret: AWSSecret): Promise<{ versi
   if (checked instanceof AppError) throw checked;
   const { namespace, name } = awsSecret.metadata;
   const existing = deps.getSecret(namespace, name) ?? (await deps.fetchSecret(namespace, name));
-  if (existing !== undefined && !isManagedBy(existing, awsSecret)) {
+  const adopting = existing !== undefined && !isManagedBy(existing, awsSecret) && isAdoptableFromMumoshu(existing, awsSecret);
+  if (existing !== undefined && !adopting && !isManagedBy(existing, awsSecret)) {
     throw new AppError('ERR_AWSSECRET_CONFLICT', `Secret ${name} exists and is not managed by piggy; it is left untouched`);
   }
-  const trusted = existing === undefined ? undefined : trustedExistingData(existing, awsSecret, checked.region);
+  const trusted = existing === undefined || adopting ? undefined : trustedExistingData(existing, awsSecret, checked.region);
   const data = trusted ?? (await fetchData(deps, awsSecret, checked.region));
   const desired = buildDesiredSecret(awsSecret, data, checked.region);
   const wrote = planWrite(existing, desired);
+  if (adopting && wrote === 'recreate') {
+    // A type change would delete the Secret: adoption never does; the user aligns spec.type first.
+    throw new AppError(
+      'ERR_AWSSECRET_CONFLICT',
+      `Secret ${name} belongs to a ${MUMOSHU_GROUP} AWSSecret with type ${existing.type ?? 'Opaque'}; set spec.type to it to adopt the Secret in place`,
+    );
+  }
   if (wrote !== undefined) await deps.writeSecret(wrote, desired, existing);
+  if (adopting) {
+    deps.recordEvent(awsSecret, 'Normal', 'Adopted', `Secret ${name} adopted from the ${MUMOSHU_GROUP} AWSSecret of the same name`);
+    deps.log.info({ awsSecret: objectName(awsSecret) }, 'secret adopted from mumoshu.github.io AWSSecret');
+  }
   return { versionIds: buildSourceIdentity(awsSecret, checked.region).versionIds, wrote, fetched: trusted === undefined };
 }
 

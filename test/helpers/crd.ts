@@ -127,6 +127,13 @@ export function applyCrds(): Promise<void> {
   return crdsApplied;
 }
 
+/** Applies one CRD file (a peer's CRD fixture) and waits until it is Established and served. */
+export async function applyCrdFile(file: string): Promise<void> {
+  const crds = loadYamlObjects(file) as V1CustomResourceDefinition[];
+  await Promise.all(crds.map(applyObject));
+  await Promise.all(crds.map(waitEstablished));
+}
+
 /** The objects of deploy/rbac-operator.yaml, re-targeted at one test namespace and service account. */
 export function buildOperatorRbac(namespace: string, serviceAccount: string): KubernetesObject[] {
   const suffixed = (name: string | undefined) => `${name ?? 'piggy'}-${namespace}`;

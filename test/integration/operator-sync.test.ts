@@ -1,7 +1,9 @@
+import { join } from 'node:path';
+import { CustomObjectsApi, Watch, type V1Secret } from '@kubernetes/client-node';
 import test from 'ava';
 import { CONDITION_READY } from '../../src/controller/awssecret.ts';
 import { createSecretVersions, decodeData } from '../helpers/aws.ts';
-import { applyCrds } from '../helpers/crd.ts';
+import { REPO_ROOT, applyCrdFile, applyCrds } from '../helpers/crd.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';
 import { createAWSSecret, getAWSSecret, patchAWSSecretSpec, ref, startTestOperator } from '../helpers/operator.ts';
 import { eventually } from '../helpers/stack.ts';
@@ -194,3 +196,102 @@ test('failures keep the last good Secret and say why: missing version, missing s
   for (const reason of ['VersionNotFound', 'SecretNotFound', 'PolicyDenied', 'InvalidSecretData']) t.true(warnings.includes(reason), reason);
   t.false(JSON.stringify(events.items).includes(CANARY));
 });
+
+test('migration from mumoshu/aws-secret-operator: the piggy AWSSecret adopts the Secret in place; it is never deleted or emptied', async (t) => {
+  await applyCrdFile(join(REPO_ROOT, 'test', 'fixtures', 'mumoshu', 'awssecrets.mumoshu.github.io.yaml'));
+  const namespace = await createTestNamespace(t, 'mumoshu');
+  const [v1 = ''] = await createSecretVersions(`${namespace}/db`, [JSON.stringify({ password: CANARY })]);
+  const mumoshu = { group: 'mumoshu.github.io', version: 'v1alpha1', plural: 'awssecrets', namespace };
+  const custom = kube().kc.makeApiClient(CustomObjectsApi);
+  // What mumoshu's operator leaves behind: its AWSSecret and a Secret it controls (with its AWSVersionId key).
+  const writeMumoshu = async (name: string) => {
+    const owner = (await custom.createNamespacedCustomObject({
+      ...mumoshu,
+      body: { apiVersion: 'mumoshu.github.io/v1alpha1', kind: 'AWSSecret', metadata: { name }, spec: { stringDataFrom: ref(`${namespace}/db`, v1) } },
+    })) as { metadata: { uid: string } };
+    const ownerReferences = [{ apiVersion: 'mumoshu.github.io/v1alpha1', kind: 'AWSSecret', name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }];
+    return kube().core.createNamespacedSecret({ namespace, body: { metadata: { name, ownerReferences }, stringData: { password: CANARY, AWSVersionId: v1 } } });
+  };
+  const before = await writeMumoshu('db');
+  await writeMumoshu('control'); // not migrated: proves the garbage collector runs in this test
+  const watch = watchSecret(namespace, 'db');
+
+  const op = startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'db', { stringDataFrom: ref(`${namespace}/db`, v1) });
+  const adopted = await eventually(async () => {
+    const secret = await readSecret(namespace, 'db');
+    if (secret.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'piggy') throw new Error('not adopted yet');
+    return secret;
+  });
+  t.is(adopted.metadata?.uid, before.metadata?.uid, 'the same Secret, updated in place');
+  t.deepEqual(adopted.metadata?.ownerReferences?.map((owner) => `${owner.apiVersion}/${owner.kind}/${owner.name}/${String(owner.controller)}`), [
+    'piggysec.com/v1alpha1/AWSSecret/db/true',
+  ]);
+  t.deepEqual(decodeData(adopted.data), { password: CANARY });
+  await eventually(async () => {
+    if ((await readyCondition(namespace, 'db')).ready?.status !== 'True') throw new Error('not Ready yet');
+  });
+  const events = await kube().core.listNamespacedEvent({ namespace });
+  t.true(events.items.some((event) => event.reason === 'Adopted' && event.type === 'Normal'));
+
+  // The last migration step: delete mumoshu's AWSSecrets. The garbage collector removes the Secret
+  // it still owns (control) and leaves the adopted one alone.
+  for (const name of ['db', 'control']) await custom.deleteNamespacedCustomObject({ ...mumoshu, name });
+  await eventually(
+    async () => {
+      const left = await kube().core.listNamespacedSecret({ namespace });
+      if (left.items.some((secret) => secret.metadata?.name === 'control')) throw new Error('control Secret not collected: is the garbage collector (kube-controller-manager, the real nodes) running?');
+    },
+    { timeoutMs: 30_000 },
+  );
+  const after = await readSecret(namespace, 'db');
+  t.is(after.metadata?.uid, before.metadata?.uid);
+  t.deepEqual(decodeData(after.data), { password: CANARY });
+  t.deepEqual(await watch.stop(), [], 'never deleted or emptied');
+  t.is(await op.awsCalls(), 1);
+  t.false(op.logs().includes(CANARY));
+});
+
+test('a Secret owned by a mumoshu AWSSecret of another name is not adopted (SecretConflict)', async (t) => {
+  await applyCrdFile(join(REPO_ROOT, 'test', 'fixtures', 'mumoshu', 'awssecrets.mumoshu.github.io.yaml'));
+  const namespace = await createTestNamespace(t, 'mumoshu-other');
+  const [v1 = ''] = await createSecretVersions(`${namespace}/db`, [JSON.stringify({ k: 'from-aws' })]);
+  const other = (await kube().kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'mumoshu.github.io', version: 'v1alpha1', plural: 'awssecrets', namespace,
+    body: { apiVersion: 'mumoshu.github.io/v1alpha1', kind: 'AWSSecret', metadata: { name: 'other' }, spec: {} },
+  })) as { metadata: { uid: string } };
+  const ownerReferences = [{ apiVersion: 'mumoshu.github.io/v1alpha1', kind: 'AWSSecret', name: 'other', uid: other.metadata.uid, controller: true }];
+  await kube().core.createNamespacedSecret({ namespace, body: { metadata: { name: 'db', ownerReferences }, stringData: { k: 'mine' } } });
+  startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'db', { stringDataFrom: ref(`${namespace}/db`, v1) });
+  await eventually(async () => {
+    const state = await readyCondition(namespace, 'db');
+    if (state.ready?.reason !== 'SecretConflict') throw new Error(`reason ${state.ready?.reason ?? 'none'}`);
+  });
+  t.deepEqual(decodeData((await readSecret(namespace, 'db')).data), { k: 'mine' });
+});
+
+/** Watches one Secret by name: reports a deletion or an update that leaves it without data. */
+function watchSecret(namespace: string, name: string): { stop: () => Promise<string[]> } {
+  const problems: string[] = [];
+  const controller = new AbortController();
+  const watcher = new Watch(kube().kc);
+  const started = watcher.watch(
+    `/api/v1/namespaces/${namespace}/secrets`,
+    { fieldSelector: `metadata.name=${name}` },
+    (type: string, object: V1Secret) => {
+      if (type === 'DELETED') problems.push('deleted');
+      else if (Object.keys(object.data ?? {}).length === 0) problems.push(`${type} without data`);
+    },
+    (error: unknown) => {
+      if (error !== null && error !== undefined && !controller.signal.aborted) problems.push(`watch ended: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
+    },
+  );
+  return {
+    stop: async () => {
+      controller.abort();
+      (await started).abort();
+      return problems;
+    },
+  };
+}
