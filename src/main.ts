@@ -15,6 +15,7 @@ import { buildWebhookRouter } from './webhook/router.ts';
 import { buildPodReader } from './kube/pod-reader.ts';
 import { startWebhookCertificates, type WebhookCertificates } from './kube/webhook-certificates.ts';
 import { createTokenReviewer } from './kube/token-review.ts';
+import { createDataHashKeyLoader } from './kube/data-hash-key.ts';
 import { buildProxyRouter } from './proxy/router.ts';
 import { isSecretAllowed } from './shared/access-policy.ts';
 import { readFileSync } from 'node:fs';
@@ -204,6 +205,7 @@ function startOperatorFor(config: Config, kc: ReturnType<typeof loadKubeConfig>,
     registry: metrics.registry,
     fetchVersion: (ref) => source.fetchVersion(ref),
     describeCurrentVersion: (ref) => source.describeCurrentVersion(ref),
+    dataHashKey: createDataHashKeyLoader({ kc, namespace: operator.lease.namespace, name: operator.dataHashKeySecret }),
     settings: {
       watchNamespace: operator.watchNamespace,
       policy: operator.accessPolicy,

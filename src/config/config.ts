@@ -25,6 +25,8 @@ export interface OperatorConfig {
   readonly rolloutConcurrency: number;
   readonly rolloutTimeoutMs: number;
   readonly rolloutPollIntervalMs: number;
+  /** DATA_HASH_KEY_SECRET: the Secret (in the lease namespace) holding the data-hash key. */
+  readonly dataHashKeySecret: string;
   readonly lease: {
     readonly namespace: string;
     readonly name: string;
@@ -143,6 +145,7 @@ function readOperator(env: EnvReader): OperatorConfig {
     rolloutConcurrency: env.read('ROLLOUT_CONCURRENCY', '5', between(1, 1000)),
     rolloutTimeoutMs: env.read('ROLLOUT_TIMEOUT', '10m', positiveDuration),
     rolloutPollIntervalMs: env.read('ROLLOUT_POLL_INTERVAL', '5s', positiveDuration),
+    dataHashKeySecret: env.read('DATA_HASH_KEY_SECRET', 'piggy-data-hash-key', parseNonEmpty),
     lease: {
       namespace: leaseNamespace,
       name: env.read('LEASE_NAME', 'piggy-operator', parseNonEmpty),

@@ -54,7 +54,7 @@ export function buildOwnerReference(awsSecret: AWSSecret): V1OwnerReference {
  * The Secret an AWSSecret stands for: same name and namespace, owned by it, labels and annotations
  * exactly spec.metadata's plus piggy's own (piggy's win), the given data and type.
  */
-export function buildDesiredSecret(awsSecret: AWSSecret, data: SecretData, region: string): V1Secret {
+export function buildDesiredSecret(awsSecret: AWSSecret, data: SecretData, region: string, hashKey: Buffer): V1Secret {
   const type = secretTypeOf(awsSecret);
   const source = buildSourceIdentity(awsSecret, region);
   return {
@@ -70,7 +70,7 @@ export function buildDesiredSecret(awsSecret: AWSSecret, data: SecretData, regio
         [ANNOTATION_VERSION_ID]: source.versionIds,
         [ANNOTATION_REF_FIELDS]: source.fields,
         [ANNOTATION_REGION]: source.region,
-        [ANNOTATION_DATA_HASH]: hashSecretData(data, type),
+        [ANNOTATION_DATA_HASH]: hashSecretData(data, type, hashKey),
       },
       ownerReferences: [buildOwnerReference(awsSecret)],
     },
@@ -128,9 +128,10 @@ export function isAdoptableFromMumoshu(existing: V1Secret, awsSecret: AWSSecret)
 
 /**
  * Existing data that piggy can trust as the pinned version's content: the Secret records the same
- * source and its data still matches the recorded hash. Then no AWS call is needed.
+ * source and its data still matches the recorded hash (keyed: an editor cannot recompute it). Then
+ * no AWS call is needed.
  */
-export function trustedExistingData(existing: V1Secret, awsSecret: AWSSecret, region: string): SecretData | undefined {
+export function trustedExistingData(existing: V1Secret, awsSecret: AWSSecret, region: string, hashKey: Buffer): SecretData | undefined {
   const annotations = existing.metadata?.annotations ?? {};
   const source = buildSourceIdentity(awsSecret, region);
   if (
@@ -142,5 +143,5 @@ export function trustedExistingData(existing: V1Secret, awsSecret: AWSSecret, re
     return undefined;
   }
   const data = existing.data ?? {};
-  return annotations[ANNOTATION_DATA_HASH] === hashSecretData(data, existing.type ?? DEFAULT_SECRET_TYPE) ? data : undefined;
+  return annotations[ANNOTATION_DATA_HASH] === hashSecretData(data, existing.type ?? DEFAULT_SECRET_TYPE, hashKey) ? data : undefined;
 }

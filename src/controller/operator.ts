@@ -38,6 +38,8 @@ export interface OperatorDeps {
   readonly registry: Registry;
   readonly fetchVersion: (ref: VersionRef) => Promise<SourceValue>;
   readonly describeCurrentVersion: (ref: { region: string; secretId: string }) => Promise<{ versionId: string }>;
+  /** The data-hash key loader (src/kube/data-hash-key.ts). */
+  readonly dataHashKey: () => Promise<Buffer>;
   readonly onVersionChanged?: (awsSecret: AWSSecret, versionIds: string) => void;
   readonly settings: OperatorSettings;
 }
@@ -179,6 +181,7 @@ function startReconciling(deps: OperatorDeps, metrics: OperatorMetrics): { stop(
     patchStatus: (awsSecret, status) =>
       client.patchStatus(CRD, awsSecret.metadata.namespace, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status),
     fetchVersion: deps.fetchVersion,
+    dataHashKey: deps.dataHashKey,
     recordEvent: (awsSecret, type, reason, message) =>
       events.record(
         { apiVersion: API_VERSION, kind: KIND, name: awsSecret.metadata.name, namespace: awsSecret.metadata.namespace, uid: awsSecret.metadata.uid },

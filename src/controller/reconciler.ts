@@ -29,6 +29,8 @@ export interface ReconcilerDeps {
   readonly writeSecret: (action: SecretWrite, desired: V1Secret, existing: V1Secret | undefined) => Promise<void>;
   readonly patchStatus: (awsSecret: AWSSecret, status: AWSSecretStatus) => Promise<void>;
   readonly fetchVersion: (ref: VersionRef) => Promise<SourceValue>;
+  /** The key of the recorded data hash (src/kube/data-hash-key.ts); loaded once, shared by replicas. */
+  readonly dataHashKey: () => Promise<Buffer>;
   readonly recordEvent: (awsSecret: AWSSecret, type: 'Normal' | 'Warning', reason: string, message: string) => void;
   readonly onVersionChanged?: (awsSecret: AWSSecret, versionIds: string) => void;
   readonly updateChecker?: UpdateChecker;
@@ -86,14 +88,15 @@ async function sync(deps: ReconcilerDeps, awsSecret: AWSSecret): Promise<{ versi
   const checked = planSpecChecks(awsSecret, deps.policy, deps.defaultRegion);
   if (checked instanceof AppError) throw checked;
   const { namespace, name } = awsSecret.metadata;
+  const hashKey = await deps.dataHashKey();
   const existing = deps.getSecret(namespace, name) ?? (await deps.fetchSecret(namespace, name));
   const adopting = existing !== undefined && !isManagedBy(existing, awsSecret) && isAdoptableFromMumoshu(existing, awsSecret);
   if (existing !== undefined && !adopting && !isManagedBy(existing, awsSecret)) {
     throw new AppError('ERR_AWSSECRET_CONFLICT', `Secret ${name} exists and is not managed by piggy; it is left untouched`);
   }
-  const trusted = existing === undefined || adopting ? undefined : trustedExistingData(existing, awsSecret, checked.region);
+  const trusted = existing === undefined || adopting ? undefined : trustedExistingData(existing, awsSecret, checked.region, hashKey);
   const data = trusted ?? (await fetchData(deps, awsSecret, checked.region));
-  const desired = buildDesiredSecret(awsSecret, data, checked.region);
+  const desired = buildDesiredSecret(awsSecret, data, checked.region, hashKey);
   const wrote = planWrite(existing, desired);
   if (adopting && wrote === 'recreate') {
     // A type change would delete the Secret: adoption never does; the user aligns spec.type first.

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { AWSSecretSpec } from './awssecret.ts';
 import { parseJsonObject } from '../shared/json.ts';
 
@@ -103,9 +103,12 @@ export function buildSecretData(spec: AWSSecretSpec, values: FetchedValues): Dat
   return { ok: true, data: Object.assign({}, ...parts.map((part) => (part.ok ? part.data : {}))) as SecretData };
 }
 
-/** sha256 over the sorted keys and values and the type: the Secret's data fingerprint. */
-export function hashSecretData(data: SecretData, type: string): string {
-  const hash = createHash('sha256').update(type).update('\n');
-  for (const key of Object.keys(data).sort()) hash.update(key).update('\0').update(data[key] ?? '').update('\n');
-  return `sha256:${hash.digest('hex')}`;
+/**
+ * HMAC-SHA256 under the controller's data-hash key (src/kube/data-hash-key.ts) over the type and the
+ * sorted keys and values: the Secret's data fingerprint, which an editor of the Secret cannot forge.
+ */
+export function hashSecretData(data: SecretData, type: string, key: Buffer): string {
+  const hash = createHmac('sha256', key).update(type).update('\n');
+  for (const name of Object.keys(data).sort()) hash.update(name).update('\0').update(data[name] ?? '').update('\n');
+  return `hmac-sha256:${hash.digest('hex')}`;
 }

@@ -9,6 +9,7 @@ import { createSecretSource } from '../../src/aws/secret-source.ts';
 import { createVersionCache } from '../../src/aws/version-cache.ts';
 import type { AWSSecret, AWSSecretSpec } from '../../src/controller/awssecret.ts';
 import { startOperator, type Operator, type OperatorSettings } from '../../src/controller/operator.ts';
+import { createDataHashKeyLoader } from '../../src/kube/data-hash-key.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { kubeConfigPath } from './stack.ts';
 
@@ -61,6 +62,7 @@ export function startTestOperator(t: ExecutionContext, options: TestOperatorOpti
     registry,
     fetchVersion: (ref) => source.fetchVersion(ref),
     describeCurrentVersion: (ref) => source.describeCurrentVersion(ref),
+    dataHashKey: createDataHashKeyLoader({ kc, namespace: options.namespace, name: 'piggy-data-hash-key' }),
     settings: {
       watchNamespace: options.namespace,
       policy: ['{namespace}/*'],

@@ -1,7 +1,9 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CustomObjectsApi, Watch, type V1Secret } from '@kubernetes/client-node';
 import test from 'ava';
 import { CONDITION_READY } from '../../src/controller/awssecret.ts';
+import { hashSecretData } from '../../src/controller/secret-data.ts';
 import { createSecretVersions, decodeData } from '../helpers/aws.ts';
 import { REPO_ROOT, applyCrdFile, applyCrds } from '../helpers/crd.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';
@@ -103,6 +105,34 @@ test('hand edits and deletion are undone without calling AWS', async (t) => {
   const recreated = await eventually(() => readSecret(namespace, 'app'));
   t.deepEqual(decodeData(recreated.data), { token: 'abc' });
   t.is(await op.awsCalls(), callsAfterSync, 'repairs cost zero AWS calls');
+});
+
+test('a hand edit that also rewrites piggysec.com/data-hash is undone (the hash is keyed), without calling AWS', async (t) => {
+  const namespace = await createTestNamespace(t, 'forged-hash');
+  const [v1 = ''] = await createSecretVersions(`${namespace}/app`, [JSON.stringify({ token: 'abc' })]);
+  const op = startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'app', { stringDataFrom: ref(`${namespace}/app`, v1) });
+  await eventually(() => readSecret(namespace, 'app'));
+  t.is(await op.awsCalls(), 1);
+  const key = await eventually(() => kube().core.readNamespacedSecret({ name: 'piggy-data-hash-key', namespace }));
+  t.is(Buffer.from(key.data?.key ?? '', 'base64').length, 32, 'the key Secret holds 32 random bytes');
+  t.is(key.metadata?.labels?.['app.kubernetes.io/managed-by'], undefined, 'not one of the generated Secrets');
+
+  // What an editor can compute: the fingerprint of the tampered data without the key (the old,
+  // public sha256 form) or with a key of their own.
+  const tamperedData = { token: Buffer.from('tampered').toString('base64') };
+  const unkeyed = `sha256:${createHash('sha256').update('Opaque\n').update(`token\0${tamperedData.token}\n`).digest('hex')}`;
+  for (const forged of [unkeyed, hashSecretData(tamperedData, 'Opaque', randomBytes(32))]) {
+    const edited = await readSecret(namespace, 'app');
+    edited.data = tamperedData;
+    edited.metadata = { ...edited.metadata, annotations: { ...edited.metadata?.annotations, 'piggysec.com/data-hash': forged } };
+    await kube().core.replaceNamespacedSecret({ name: 'app', namespace, body: edited });
+    await eventually(async () => {
+      const current = await readSecret(namespace, 'app');
+      if (decodeData(current.data).token !== 'abc') throw new Error('not restored yet');
+    });
+  }
+  t.is(await op.awsCalls(), 1, 'restored from the version cache');
 });
 
 test('a ref moved from stringDataFrom to dataFrom re-reads the version with the new meaning', async (t) => {

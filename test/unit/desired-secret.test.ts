@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import test from 'ava';
+import { hashSecretData } from '../../src/controller/secret-data.ts';
 import type { AWSSecret } from '../../src/controller/awssecret.ts';
 import {
   buildDesiredSecret,
@@ -17,9 +19,10 @@ const awsSecret = (spec: AWSSecret['spec'] = {}): AWSSecret => ({
   },
 });
 const data = { password: 'cA==' };
+const KEY = Buffer.alloc(32, 7);
 
 test('the desired Secret carries owner, labels, annotations, type and data', (t) => {
-  const secret = buildDesiredSecret(awsSecret({ type: 'kubernetes.io/basic-auth' }), data, 'eu-west-1');
+  const secret = buildDesiredSecret(awsSecret({ type: 'kubernetes.io/basic-auth' }), data, 'eu-west-1', KEY);
   t.is(secret.metadata?.name, 'db');
   t.is(secret.metadata?.namespace, 'team');
   t.deepEqual(secret.metadata?.labels, { app: 'x', 'app.kubernetes.io/managed-by': 'piggy' });
@@ -30,19 +33,19 @@ test('the desired Secret carries owner, labels, annotations, type and data', (t)
     'piggysec.com/aws-ref-fields': 'stringDataFrom',
     'piggysec.com/aws-region': 'eu-west-1',
   });
-  t.regex(secret.metadata?.annotations?.['piggysec.com/data-hash'] ?? '', /^sha256:/);
+  t.regex(secret.metadata?.annotations?.['piggysec.com/data-hash'] ?? '', /^hmac-sha256:[0-9a-f]{64}$/);
   t.deepEqual(secret.metadata?.ownerReferences, [{ apiVersion: 'piggysec.com/v1alpha1', kind: 'AWSSecret', name: 'db', uid: 'uid-1', controller: true }]);
   t.is(secret.type, 'kubernetes.io/basic-auth');
   t.deepEqual(secret.data, data);
 });
 
 test('piggy labels win over spec labels that try to unset management', (t) => {
-  const secret = buildDesiredSecret(awsSecret({ metadata: { labels: { 'app.kubernetes.io/managed-by': 'helm' } } }), data, 'r');
+  const secret = buildDesiredSecret(awsSecret({ metadata: { labels: { 'app.kubernetes.io/managed-by': 'helm' } } }), data, 'r', KEY);
   t.is(secret.metadata?.labels?.['app.kubernetes.io/managed-by'], 'piggy');
 });
 
 test('in sync only when data, type, labels, annotations and owner all match', (t) => {
-  const desired = buildDesiredSecret(awsSecret(), data, 'r');
+  const desired = buildDesiredSecret(awsSecret(), data, 'r', KEY);
   t.true(isSecretInSync(structuredClone(desired), desired));
   t.false(isSecretInSync({ ...structuredClone(desired), data: { password: 'eA==' } }, desired));
   t.false(isSecretInSync({ ...structuredClone(desired), type: 'Other' }, desired));
@@ -55,18 +58,29 @@ test('in sync only when data, type, labels, annotations and owner all match', (t
 });
 
 test('existing data is trusted only when source and data hash match', (t) => {
-  const desired = buildDesiredSecret(awsSecret(), data, 'r');
-  t.deepEqual(trustedExistingData(desired, awsSecret(), 'r'), data);
-  t.is(trustedExistingData(desired, awsSecret(), 'other-region'), undefined);
+  const desired = buildDesiredSecret(awsSecret(), data, 'r', KEY);
+  t.deepEqual(trustedExistingData(desired, awsSecret(), 'r', KEY), data);
+  t.is(trustedExistingData(desired, awsSecret(), 'other-region', KEY), undefined);
   const bumped = awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: 'v2' } } });
-  t.is(trustedExistingData(desired, bumped, 'r'), undefined);
-  t.is(trustedExistingData({ ...desired, data: { password: 'ZWRpdGVk' } }, awsSecret(), 'r'), undefined, 'a hand edit is not trusted');
+  t.is(trustedExistingData(desired, bumped, 'r', KEY), undefined);
+  t.is(trustedExistingData({ ...desired, data: { password: 'ZWRpdGVk' } }, awsSecret(), 'r', KEY), undefined, 'a hand edit is not trusted');
   const moved = { ...awsSecret(), spec: { dataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: 'v1' } } } };
-  t.is(trustedExistingData(desired, moved, 'r'), undefined, 'the same version moved to dataFrom means other data');
+  t.is(trustedExistingData(desired, moved, 'r', KEY), undefined, 'the same version moved to dataFrom means other data');
+});
+
+test('a hand edit that also rewrites data-hash is not trusted: the editor cannot compute the keyed hash', (t) => {
+  const desired = buildDesiredSecret(awsSecret(), data, 'r', KEY);
+  const edited = { password: 'ZWRpdGVk' };
+  const unkeyed = `sha256:${createHash('sha256').update('Opaque\n').update('password\0ZWRpdGVk\n').digest('hex')}`;
+  for (const forged of [unkeyed, hashSecretData(edited, 'Opaque', Buffer.alloc(32, 8))]) {
+    const tampered = { ...desired, data: edited, metadata: { ...desired.metadata, annotations: { ...desired.metadata?.annotations, 'piggysec.com/data-hash': forged } } };
+    t.is(trustedExistingData(tampered, awsSecret(), 'r', KEY), undefined, forged);
+  }
+  t.deepEqual(trustedExistingData(desired, awsSecret(), 'r', KEY), data, 'the untouched Secret is still trusted');
 });
 
 test('a Secret is ours only with the managed-by label and no foreign owner', (t) => {
-  const desired = buildDesiredSecret(awsSecret(), data, 'r');
+  const desired = buildDesiredSecret(awsSecret(), data, 'r', KEY);
   t.true(isManagedBy(desired, awsSecret()));
   t.false(isManagedBy({ metadata: { name: 'db', namespace: 'team' } }, awsSecret()));
   t.false(isManagedBy({ metadata: { name: 'db', labels: { 'app.kubernetes.io/managed-by': 'piggy' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', uid: 'u' }] } }, awsSecret()));

@@ -128,6 +128,7 @@ test('the operator is granted exactly the documented permissions', (t) => {
       ['get', 'list', 'patch'].map((v) => `ClusterRole apps ${r} ${v}`),
     ),
     ...['get', 'create', 'update'].map((v) => `Role coordination.k8s.io leases ${v}`),
+    ...['get', 'create'].map((v) => `Role core secrets ${v}`),
   ].sort();
   t.deepEqual(grants(loadDeploy().filter(({ file }) => file === 'rbac-operator.yaml')), expected);
 });

@@ -61,13 +61,16 @@ test('both sources merge; stringDataFrom wins a key collision', (t) => {
   t.deepEqual(decode(result.data), { shared: 'from-string', s: '1', d: '2' });
 });
 
-test('the data hash depends on keys, values and type, not on key order', (t) => {
-  const a = hashSecretData({ x: 'MQ==', y: 'Mg==' }, 'Opaque');
-  t.is(a, hashSecretData({ y: 'Mg==', x: 'MQ==' }, 'Opaque'));
-  t.not(a, hashSecretData({ x: 'MQ==', y: 'Mw==' }, 'Opaque'));
-  t.not(a, hashSecretData({ x: 'MQ==', y: 'Mg==' }, 'kubernetes.io/basic-auth'));
-  t.not(hashSecretData({ ab: '', c: '' }, 'Opaque'), hashSecretData({ a: '', bc: '' }, 'Opaque'));
-  t.regex(a, /^sha256:[0-9a-f]{64}$/);
+const KEY = Buffer.alloc(32, 1);
+
+test('the data hash depends on keys, values, type and key, not on key order', (t) => {
+  const a = hashSecretData({ x: 'MQ==', y: 'Mg==' }, 'Opaque', KEY);
+  t.is(a, hashSecretData({ y: 'Mg==', x: 'MQ==' }, 'Opaque', KEY));
+  t.not(a, hashSecretData({ x: 'MQ==', y: 'Mw==' }, 'Opaque', KEY));
+  t.not(a, hashSecretData({ x: 'MQ==', y: 'Mg==' }, 'kubernetes.io/basic-auth', KEY));
+  t.not(hashSecretData({ ab: '', c: '' }, 'Opaque', KEY), hashSecretData({ a: '', bc: '' }, 'Opaque', KEY));
+  t.regex(a, /^hmac-sha256:[0-9a-f]{64}$/);
+  t.not(a, hashSecretData({ x: 'MQ==', y: 'Mg==' }, 'Opaque', Buffer.alloc(32, 2)), 'another key, another hash');
 });
 
 test('Secret key rules', (t) => {

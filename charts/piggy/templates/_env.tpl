@@ -41,6 +41,8 @@ appends `config` and `extraEnv` and refuses a name that is already here.
   value: {{ include "piggy.leaseNamespace" . | quote }}
 - name: LEASE_NAME
   value: {{ include "piggy.leaseName" . | quote }}
+- name: DATA_HASH_KEY_SECRET
+  value: {{ include "piggy.dataHashKeySecretName" . | quote }}
 {{- end }}
 - name: WEBHOOK_ENABLED
   value: {{ .Values.webhook.enabled | toString | quote }}

@@ -67,6 +67,11 @@ app.kubernetes.io/component: controller
 {{- default (printf "%s-operator" (include "piggy.fullname" .)) .Values.leaderElection.name }}
 {{- end }}
 
+{{/* The Secret the operator keeps its data-hash key in (DATA_HASH_KEY_SECRET), in the lease namespace. */}}
+{{- define "piggy.dataHashKeySecretName" -}}
+{{- printf "%s-data-hash-key" (include "piggy.fullname" .) }}
+{{- end }}
+
 {{/* The Secret the controller keeps its CA and serving certificate in (auto mode). */}}
 {{- define "piggy.certSecretName" -}}
 {{- printf "%s-webhook-tls" (include "piggy.fullname" .) }}
