@@ -8,9 +8,10 @@ import { loadConfig, type Config, type ConfigIssue } from './config/config.ts';
 import { startOperator, type Operator } from './controller/operator.ts';
 import { fetchServerVersion, loadKubeConfig } from './kube/client.ts';
 import { createImageResolver } from './webhook/image/index.ts';
-import { buildWebhookMetrics } from './webhook/metrics.ts';
+import { buildPullSecretLookupMetric, buildWebhookMetrics } from './webhook/metrics.ts';
 import { buildKubeRefLookup } from './webhook/ref-lookup.ts';
 import { buildResolveImage } from './webhook/resolve-image.ts';
+import { buildPullSecretReads, createPullSecretReader } from './kube/pull-secrets.ts';
 import { buildWebhookRouter } from './webhook/router.ts';
 import { buildPodReader } from './kube/pod-reader.ts';
 import { startWebhookCertificates, type WebhookCertificates } from './kube/webhook-certificates.ts';
@@ -155,7 +156,10 @@ function mountWebhook(
   const router = buildWebhookRouter({
     defaults: config.injection.defaults,
     lookupRef: buildKubeRefLookup(kc),
-    resolveImage: buildResolveImage(kc, resolver),
+    resolveImage: buildResolveImage(
+      createPullSecretReader(buildPullSecretReads(kc), { ttlMs: config.injection.pullSecretCacheTtlMs, onLookup: buildPullSecretLookupMetric(metrics.registry) }),
+      resolver,
+    ),
     caBundle,
     log,
     metrics: buildWebhookMetrics(metrics.registry),

@@ -66,6 +66,8 @@ export interface InjectionConfig {
   readonly defaults: AnnotationDefaults;
   /** WEBHOOK_DEADLINE: budget for lookups and image reads inside one admission. */
   readonly deadlineMs: number;
+  /** PULL_SECRET_CACHE_TTL: how long a service account's imagePullSecrets and a pull Secret are reused; 0 = read every time. */
+  readonly pullSecretCacheTtlMs: number;
   /** WEBHOOK_CA_BUNDLE_FILE: the PEM the launcher trusts for the controller; default TLS_CERT_FILE. */
   readonly caBundleFile: string;
   readonly certificates: WebhookCertConfig;
@@ -220,6 +222,7 @@ function readInjection(env: EnvReader, variables: Environment, tlsCertFile: stri
     enabled: env.read('WEBHOOK_ENABLED', 'true', parseBoolean),
     defaults: parsed.ok ? parsed.defaults : {},
     deadlineMs: env.read('WEBHOOK_DEADLINE', '8s', positiveDuration),
+    pullSecretCacheTtlMs: env.read('PULL_SECRET_CACHE_TTL', '10s', parseDuration),
     caBundleFile: env.optional('WEBHOOK_CA_BUNDLE_FILE') ?? tlsCertFile ?? '',
     certificates,
   };

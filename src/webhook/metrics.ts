@@ -6,6 +6,17 @@ export interface WebhookMetrics {
   readonly duration: Histogram<'result'>;
 }
 
+/** `piggy_webhook_pull_secret_lookups_total{kind,outcome}`: service account and pull Secret reads, from the cache (hit) or the API (miss). */
+export function buildPullSecretLookupMetric(registry: Registry): (kind: 'serviceaccount' | 'secret', outcome: 'hit' | 'miss') => void {
+  const lookups = new Counter({
+    name: 'piggy_webhook_pull_secret_lookups_total',
+    help: 'Pull-credential lookups of the webhook (service accounts, pull Secrets), answered by the cache (hit) or the API server (miss).',
+    labelNames: ['kind', 'outcome'],
+    registers: [registry],
+  });
+  return (kind, outcome) => lookups.inc({ kind, outcome });
+}
+
 /** `piggy_webhook_admissions_total{result}` and `piggy_webhook_admission_duration_seconds{result}`. */
 export function buildWebhookMetrics(registry: Registry): WebhookMetrics {
   const results: AdmissionResult[] = ['mutated', 'allowed', 'denied', 'malformed', 'error'];
