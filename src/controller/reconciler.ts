@@ -84,19 +84,48 @@ function planWrite(existing: V1Secret | undefined, desired: V1Secret): SecretWri
   return (existing.type ?? 'Opaque') === desired.type ? 'update' : 'recreate';
 }
 
-async function sync(deps: ReconcilerDeps, awsSecret: AWSSecret): Promise<{ versionIds: string; wrote: SecretWrite | undefined; fetched: boolean }> {
+interface SyncResult {
+  readonly versionIds: string;
+  readonly wrote: SecretWrite | undefined;
+  readonly fetched: boolean;
+}
+
+/** A create answered 409: the Secret exists but the informer (piggy's label only) does not hold it. */
+function isAlreadyExists(error: unknown): boolean {
+  return isAppError(error) && error.details.action === 'create' && error.details.status === 409;
+}
+
+/**
+ * Reconciles against the informer's copy. The reconciler starts only once that cache is synced, so a
+ * Secret it does not hold is either absent (the common case: a new AWSSecret) or one without piggy's
+ * label (foreign, mumoshu's, or its label removed by hand): piggy creates it, and only when the API
+ * server answers that it already exists does it read it live and decide again. A new AWSSecret thus
+ * costs no GET.
+ */
+async function sync(deps: ReconcilerDeps, awsSecret: AWSSecret): Promise<SyncResult> {
   const checked = planSpecChecks(awsSecret, deps.policy, deps.defaultRegion);
   if (checked instanceof AppError) throw checked;
   const { namespace, name } = awsSecret.metadata;
+  const cached = deps.getSecret(namespace, name);
+  if (cached !== undefined) return syncAgainst(deps, awsSecret, checked.region, cached);
+  try {
+    return await syncAgainst(deps, awsSecret, checked.region, undefined);
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+  return syncAgainst(deps, awsSecret, checked.region, await deps.fetchSecret(namespace, name));
+}
+
+async function syncAgainst(deps: ReconcilerDeps, awsSecret: AWSSecret, region: string, existing: V1Secret | undefined): Promise<SyncResult> {
+  const { name } = awsSecret.metadata;
   const hashKey = await deps.dataHashKey();
-  const existing = deps.getSecret(namespace, name) ?? (await deps.fetchSecret(namespace, name));
   const adopting = existing !== undefined && !isManagedBy(existing, awsSecret) && isAdoptableFromMumoshu(existing, awsSecret);
   if (existing !== undefined && !adopting && !isManagedBy(existing, awsSecret)) {
     throw new AppError('ERR_AWSSECRET_CONFLICT', `Secret ${name} exists and is not managed by piggy; it is left untouched`);
   }
-  const trusted = existing === undefined || adopting ? undefined : trustedExistingData(existing, awsSecret, checked.region, hashKey);
-  const data = trusted ?? (await fetchData(deps, awsSecret, checked.region));
-  const desired = buildDesiredSecret(awsSecret, data, checked.region, hashKey);
+  const trusted = existing === undefined || adopting ? undefined : trustedExistingData(existing, awsSecret, region, hashKey);
+  const data = trusted ?? (await fetchData(deps, awsSecret, region));
+  const desired = buildDesiredSecret(awsSecret, data, region, hashKey);
   const wrote = planWrite(existing, desired);
   if (adopting && wrote === 'recreate') {
     // A type change would delete the Secret: adoption never does; the user aligns spec.type first.
@@ -110,7 +139,7 @@ async function sync(deps: ReconcilerDeps, awsSecret: AWSSecret): Promise<{ versi
     deps.recordEvent(awsSecret, 'Normal', 'Adopted', `Secret ${name} adopted from the ${MUMOSHU_GROUP} AWSSecret of the same name`);
     deps.log.info({ awsSecret: objectName(awsSecret) }, 'secret adopted from mumoshu.github.io AWSSecret');
   }
-  return { versionIds: buildSourceIdentity(awsSecret, checked.region).versionIds, wrote, fetched: trusted === undefined };
+  return { versionIds: buildSourceIdentity(awsSecret, region).versionIds, wrote, fetched: trusted === undefined };
 }
 
 type Stop = ((labels: { result: string }) => void) | undefined;
