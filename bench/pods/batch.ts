@@ -62,6 +62,7 @@ async function measureOne(ctx: BatchContext, kind: CaseName, name: string, apply
     node: seen.node,
     applyAt,
     runningAt: seen.runningAt,
+    initRunningAt: seen.initRunningAt,
     initDoneAt: seen.initDoneAt,
     appAt: times.appAt,
     launcherExecAt: times.launcherExecAt,

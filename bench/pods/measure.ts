@@ -60,6 +60,8 @@ export interface PodSample {
   readonly applyAt: number;
   /** The watch first saw the app container running. */
   readonly runningAt: number;
+  /** The watch first saw the first init container running (or already done). */
+  readonly initRunningAt?: number | undefined;
   /** The watch first saw every init container terminated (injected: the launcher copied). */
   readonly initDoneAt?: number | undefined;
   /** The app's marker line. */
@@ -84,6 +86,8 @@ export interface CaseStats {
   readonly app: Stat;
   /** apply → the app container running (as the watch saw the kubelet's status). */
   readonly running: Stat;
+  /** apply → the init container running (injected). */
+  readonly initRunning?: Stat;
   /** apply → the init container done (injected). */
   readonly initDone?: Stat;
   /** apply → the launcher's execve (injected). */
@@ -102,6 +106,7 @@ function optional(samples: readonly PodSample[], pick: (s: PodSample) => number 
 export function summarise(samples: readonly PodSample[]): CaseStats {
   const byNode: Record<string, number> = {};
   for (const s of samples) byNode[s.node] = (byNode[s.node] ?? 0) + 1;
+  const initRunning = optional(samples, (s) => (s.initRunningAt === undefined ? undefined : s.initRunningAt - s.applyAt));
   const initDone = optional(samples, (s) => (s.initDoneAt === undefined ? undefined : s.initDoneAt - s.applyAt));
   const launcherExec = optional(samples, (s) => (s.launcherExecAt === undefined ? undefined : s.launcherExecAt - s.applyAt));
   const launcherMs = optional(samples, (s) => s.launcherMs);
@@ -111,6 +116,7 @@ export function summarise(samples: readonly PodSample[]): CaseStats {
     byNode,
     app: statOf(samples.map((s) => s.appAt - s.applyAt)),
     running: statOf(samples.map((s) => s.runningAt - s.applyAt)),
+    ...(initRunning === undefined ? {} : { initRunning }),
     ...(initDone === undefined ? {} : { initDone }),
     ...(launcherExec === undefined ? {} : { launcherExec }),
     ...(launcherMs === undefined ? {} : { launcherMs }),

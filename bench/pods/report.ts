@@ -31,7 +31,8 @@ export function buildNotes(stats: ReadonlyMap<CaseName, CaseStats>): string[] {
   const notes: string[] = [];
   const injected = stats.get('injected');
   if (injected?.launcherExec !== undefined && injected.launcherMs !== undefined) {
-    const init = injected.initDone === undefined ? '' : `apply → the init container done (watch) p50 ${ms(injected.initDone.p50)}, p99 ${ms(injected.initDone.p99)}; `;
+    const at = (what: string, stat: { p50: number; p99: number } | undefined) => (stat === undefined ? '' : `apply → ${what} p50 ${ms(stat.p50)}, p99 ${ms(stat.p99)}; `);
+    const init = `${at('install-piggy-env running (watch)', injected.initRunning)}${at('install-piggy-env done (watch)', injected.initDone)}`;
     notes.push(`injected: ${init}apply → the launcher's execve p50 ${ms(injected.launcherExec.p50)}, p99 ${ms(injected.launcherExec.p99)}; ` +
       `the launcher's own start → execve (its log's \`ms\`) p50 ${ms(injected.launcherMs.p50)}, p99 ${ms(injected.launcherMs.p99)}`);
   }

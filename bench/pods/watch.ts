@@ -9,6 +9,8 @@ export interface PodSeen {
   scheduledAt?: number;
   /** The app container's state.running first seen: the kubelet reported the container started. */
   runningAt?: number;
+  /** The first init container first seen running (the injected pod's install-piggy-env). */
+  initRunningAt?: number;
   /** Every init container first seen terminated (the injected pod's install-piggy-env copy done). */
   initDoneAt?: number;
   node?: string;
@@ -86,6 +88,7 @@ export function startTracker(kc: KubeConfig, namespace: string): Tracker {
     }
     if (pod.status?.containerStatuses?.find((status) => status.name === 'app')?.state?.running !== undefined) seen.runningAt ??= now;
     const inits = pod.status?.initContainerStatuses ?? [];
+    if (inits[0]?.state?.running !== undefined || inits[0]?.state?.terminated !== undefined) seen.initRunningAt ??= now;
     if (inits.length > 0 && inits.every((status) => status.state?.terminated !== undefined)) seen.initDoneAt ??= now;
     seen.failure ??= failureOf(pod);
   });
