@@ -72,7 +72,8 @@ export function buildCasePod(kind: CaseName, input: PodInput, secretName: string
     case 'plain':
       return buildPod(input, buildAppScript(undefined), {});
     case 'injected':
-      return buildPod(input, buildAppScript(SECRET_KEYS.map((key) => `[ -n "$${ENV_NAMES[key]}" ]`).join(' && ')), {
+      // Set, and not the literal reference: the launcher resolved it (values are never printed).
+      return buildPod(input, buildAppScript(SECRET_KEYS.map((key) => `[ -n "$${ENV_NAMES[key]}" ] && [ "$\{${ENV_NAMES[key]}#piggy:}" = "$${ENV_NAMES[key]}" ]`).join(' && ')), {
         annotations: { 'piggysec.com/aws-secret-name': secretName },
         env: SECRET_KEYS.map((key) => ({ name: ENV_NAMES[key], value: `piggy:${key}` })),
       });
