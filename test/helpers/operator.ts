@@ -11,6 +11,8 @@ import type { AWSSecret, AWSSecretSpec } from '../../src/controller/awssecret.ts
 import { startOperator, type Operator, type OperatorSettings } from '../../src/controller/operator.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { kubeConfigPath } from './stack.ts';
+import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
+import { MOTO_ACCOUNT } from './aws-account.ts';
 
 export interface TestOperator {
   readonly operator: Operator;
@@ -63,7 +65,7 @@ export function startTestOperator(t: ExecutionContext, options: TestOperatorOpti
     describeCurrentVersion: (ref) => source.describeCurrentVersion(ref),
     settings: {
       watchNamespace: options.namespace,
-      policy: ['{namespace}/*'],
+      policy: buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT),
       defaultRegion: process.env.AWS_REGION,
       concurrency: 8,
       recheckMs: 1_000,
