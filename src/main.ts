@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createAwsMetrics } from './aws/aws-metrics.ts';
 import { createCallBudget } from './aws/call-budget.ts';
 import { createAwsClients } from './aws/clients.ts';
+import { fetchOwnAccount, learnOwnAccount } from './aws/own-account.ts';
 import { createSecretSource, type SecretSource } from './aws/secret-source.ts';
 import { createVersionCache } from './aws/version-cache.ts';
 import { loadConfig, type Config, type ConfigIssue } from './config/config.ts';
@@ -39,7 +40,7 @@ export async function runController(): Promise<number> {
   const config = loaded.config;
   const log = createLogger({ level: config.logLevel });
   try {
-    return await serve(config, log);
+    return await serve(await withOwnAccount(config, log), log);
   } catch (error) {
     log.fatal({ err: error, code: isAppError(error) ? error.code : undefined }, 'controller failed to start');
     return 1;
@@ -164,7 +165,7 @@ function mountWebhook(
     log,
     metrics: buildWebhookMetrics(metrics.registry),
     deadlineMs: config.injection.deadlineMs,
-    allowsSecret: (namespace, secretId) => isSecretAllowed(config.operator.accessPolicy, namespace, secretId),
+    allowsSecret: (namespace, secretId, region) => isSecretAllowed(config.operator.accessPolicy, namespace, secretId, region),
   });
   return (app: Express): void => {
     app.use(router);
@@ -255,3 +256,14 @@ function reportConfigIssues(issues: readonly ConfigIssue[]): void {
   process.stderr.write(`piggy: invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}\n`);
 }
 
+/** The config with the access policy's own AWS account (AWS_ACCOUNT_ID, else STS once; see own-account.ts). */
+async function withOwnAccount(config: Config, log: Logger): Promise<Config> {
+  if (config.operator.accessPolicy.ownAccount !== undefined) return config;
+  const aws = createAwsClients(config.awsRegion);
+  try {
+    const accessPolicy = await learnOwnAccount(config.operator.accessPolicy, () => fetchOwnAccount(aws.sts(), config.aws.callTimeoutMs), log);
+    return { ...config, operator: { ...config.operator, accessPolicy } };
+  } finally {
+    aws.destroy();
+  }
+}

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { LevelWithSilent } from 'pino';
-import { parseAccessPolicy, type AccessPolicy } from '../shared/access-policy.ts';
+import { buildAccessPolicy, parseAccessPolicy, parseAccountId, type AccessPolicy } from '../shared/access-policy.ts';
 import { parseBoolean, parseDuration, parseEnum, parseHostPort, parseInteger, parseNonEmpty, type HostPort, type Parsed } from './parse.ts';
 import { parseAnnotationDefaults, type AnnotationDefaults } from './annotations.ts';
 import { EnvReader, type ConfigIssue, type Environment } from './reader.ts';
@@ -14,6 +14,7 @@ export interface OperatorConfig {
   readonly enabled: boolean;
   /** WATCH_NAMESPACE: reconcile AWSSecrets of one namespace only; undefined = all. */
   readonly watchNamespace: string | undefined;
+  /** ACCESS_POLICY, with AWS_ACCOUNT_ID as the own account (undefined: learned with STS at start). */
   readonly accessPolicy: AccessPolicy;
   readonly concurrency: number;
   readonly retryBaseMs: number;
@@ -137,7 +138,7 @@ function readOperator(env: EnvReader): OperatorConfig {
   return {
     enabled: env.read('OPERATOR_ENABLED', 'true', parseBoolean),
     watchNamespace: env.optional('WATCH_NAMESPACE'),
-    accessPolicy: env.read('ACCESS_POLICY', '{namespace}/*', parseAccessPolicy),
+    accessPolicy: buildAccessPolicy(env.read('ACCESS_POLICY', '{namespace}/*', parseAccessPolicy), env.read('AWS_ACCOUNT_ID', '', parseAccountId)),
     concurrency: env.read('RECONCILE_CONCURRENCY', '32', between(1, 1000)),
     retryBaseMs: env.read('RETRY_BASE_DELAY', '1s', positiveDuration),
     retryMaxMs: env.read('RETRY_MAX_DELAY', '5m', positiveDuration),

@@ -1,5 +1,5 @@
 import type { V1Secret } from '@kubernetes/client-node';
-import { isSecretAllowed, type AccessPolicy } from '../shared/access-policy.ts';
+import { describePolicy, judgeSecret, type AccessPolicy } from '../shared/access-policy.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { CONDITION_READY, CONDITION_UPDATE_AVAILABLE, REASON, keyOf, listRefs, type AWSSecret, type AWSSecretStatus } from './awssecret.ts';
@@ -55,10 +55,11 @@ export function planSpecChecks(awsSecret: AWSSecret, policy: AccessPolicy, defau
   if (refs.length === 0) return new AppError('ERR_AWSSECRET_SPEC', 'at least one of stringDataFrom or dataFrom is required');
   for (const { field, ref } of refs) {
     if (!ref.versionId) return new AppError('ERR_AWSSECRET_SPEC', `${field}.secretsManagerSecretRef.versionId is required`);
-    if (!isSecretAllowed(policy, awsSecret.metadata.namespace, ref.secretId)) {
+    const verdict = judgeSecret(policy, awsSecret.metadata.namespace, ref.secretId, region);
+    if (!verdict.allowed) {
       return new AppError(
         'ERR_AWSSECRET_POLICY',
-        `namespace ${awsSecret.metadata.namespace} may not read secret ${ref.secretId} (access policy: ${policy.join(', ')})`,
+        `namespace ${awsSecret.metadata.namespace} may not read secret ${ref.secretId}: ${verdict.reason} (access policy: ${describePolicy(policy)})`,
         { details: { secretId: ref.secretId } },
       );
     }

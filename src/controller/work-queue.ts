@@ -8,6 +8,22 @@ export type Outcome =
   /** A terminal failure: not retried; a new event for the key (a spec change) brings it back. */
   | { readonly kind: 'terminal'; readonly requeueAfterMs?: number };
 
+/** Time as the queue sees it: injected by tests (a fake clock); by default Date.now and unref'd timers. */
+export interface QueueTimers {
+  now(): number;
+  /** Runs `run` after `delayMs`; returns a cancel function. */
+  schedule(run: () => void, delayMs: number): () => void;
+}
+
+const realTimers: QueueTimers = {
+  now: () => Date.now(),
+  schedule(run, delayMs) {
+    const timer = setTimeout(run, delayMs);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
 export interface WorkQueueOptions {
   readonly concurrency: number;
   readonly process: (key: string) => Promise<Outcome>;
@@ -15,6 +31,8 @@ export interface WorkQueueOptions {
   readonly maxDelayMs: number;
   /** Injected for tests; defaults to Math.random. */
   readonly random?: () => number;
+  /** Injected for tests; defaults to real time. */
+  readonly timers?: QueueTimers;
   readonly onDepthChange?: (depth: number) => void;
   /** Start paused (keys collect) until start(): lets caches sync before the first reconcile. */
   readonly paused?: boolean;
@@ -30,7 +48,7 @@ export class WorkQueue {
   readonly #waiting = new Set<string>();
   readonly #running = new Set<string>();
   readonly #dirty = new Set<string>();
-  readonly #timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  readonly #timers = new Map<string, { at: number; cancel: () => void }>();
   readonly #failures = new Map<string, number>();
   #stopped = false;
 
@@ -66,22 +84,22 @@ export class WorkQueue {
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.#stopped) return;
-    const at = Date.now() + delayMs;
+    const timers = this.#options.timers ?? realTimers;
+    const at = timers.now() + delayMs;
     const existing = this.#timers.get(key);
     if (existing !== undefined && existing.at <= at) return;
-    if (existing !== undefined) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
+    existing?.cancel();
+    const cancel = timers.schedule(() => {
       this.#timers.delete(key);
       this.add(key);
     }, delayMs);
-    timer.unref();
-    this.#timers.set(key, { at, timer });
+    this.#timers.set(key, { at, cancel });
   }
 
   /** Drops a key's timers and failure count (the object is gone). */
   forget(key: string): void {
     const existing = this.#timers.get(key);
-    if (existing !== undefined) clearTimeout(existing.timer);
+    existing?.cancel();
     this.#timers.delete(key);
     this.#failures.delete(key);
   }
@@ -89,7 +107,7 @@ export class WorkQueue {
   /** Stops taking work, cancels timers, and waits for in-flight items. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    for (const { cancel } of this.#timers.values()) cancel();
     this.#timers.clear();
     this.#queue.clear();
     this.#waiting.clear();

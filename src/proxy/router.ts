@@ -6,6 +6,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../shared/logger.ts';
+import { isDeclaredBeyondDrain, readBody } from '../shared/request-body.ts';
 import { buildRefusal, buildResultLabel, PROXY_ERRORS, type Refusal } from './errors.ts';
 import { handleSecretRequest, type Outcome, type ProxyHandlerDeps, type RequestFacts } from './handler.ts';
 import { createLimiter } from './limiter.ts';
@@ -14,8 +15,6 @@ import { MAX_BODY_BYTES, parseSecretRequest, parseTokenHeader, TOKEN_HEADER } fr
 import { buildUnauthenticated } from './identity.ts';
 
 export const SECRET_PATH = '/secret';
-/** Bodies past the limit are drained (and answered 413) up to this many times the limit; beyond it the connection is cut. */
-const DRAIN_FACTOR = 16;
 
 export interface ProxyRouterDeps extends Omit<ProxyHandlerDeps, 'onTokenReview'> {
   readonly log: Logger;
@@ -37,26 +36,6 @@ interface Served {
   readonly refusal?: Refusal;
   readonly facts?: RequestFacts;
   readonly error?: unknown;
-}
-
-type BodyRead = { readonly ok: true; readonly body: Buffer } | { readonly ok: false };
-
-function readBody(req: Request, limit: number): Promise<BodyRead> {
-  const drainLimit = limit * DRAIN_FACTOR;
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    req.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total <= limit) chunks.push(chunk);
-      else if (total > drainLimit) req.destroy();
-    });
-    req.on('end', () => resolve(total > limit ? { ok: false } : { ok: true, body: Buffer.concat(chunks) }));
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('the client closed the connection before the body was complete'));
-    });
-  });
 }
 
 function isJsonOrUnset(header: string | undefined): boolean {
@@ -109,7 +88,7 @@ export function buildProxyRouter(deps: ProxyRouterDeps): Router {
       return { refusal: buildRefusal(PROXY_ERRORS.unsupportedMediaType, 'the Content-Type must be application/json') };
     }
     const tooLarge = buildRefusal(PROXY_ERRORS.bodyTooLarge, `the body exceeds ${maxBodyBytes} bytes`);
-    if (Number(req.headers['content-length'] ?? '0') > maxBodyBytes * DRAIN_FACTOR) {
+    if (isDeclaredBeyondDrain(req, maxBodyBytes)) {
       res.setHeader('Connection', 'close');
       return { refusal: tooLarge };
     }

@@ -8,13 +8,14 @@
  * - Otherwise Secrets Manager: `aws-secret-name`, else `${prefix}${namespace}/${serviceAccount}${suffix}`;
  *   `aws-secret-version` a VersionId (fetched by id) or a staging label; default AWSCURRENT.
  *
- * The policy judges a Secrets Manager name with isSecretAllowed. An SSM path is judged the same way as
+ * The policy judges a Secrets Manager name or ARN with isSecretAllowed (partition, region and account
+ * of an ARN too; a plain name in the pod's region). An SSM path is judged by the name patterns, as
  * the hierarchy it reads: without its leading `/` and with a trailing `/` (`/team/app` → `team/app/`),
  * so under the default policy `{namespace}/*` a namespace may read paths under `/<namespace>/`
  * (`/<namespace>` itself included, which reads the same parameters).
  */
 import type { PodConfig } from '../config/annotations.ts';
-import { isSecretAllowed, type AccessPolicy } from '../shared/access-policy.ts';
+import { isNameAllowed, isSecretAllowed, type AccessPolicy } from '../shared/access-policy.ts';
 import { buildRefusal, PROXY_ERRORS, type Refusal } from './errors.ts';
 import type { CallerIdentity } from './identity.ts';
 
@@ -39,7 +40,7 @@ export function buildParameterPathSubject(path: string): string {
 
 export function isParameterPathAllowed(policy: AccessPolicy, namespace: string, path: string): boolean {
   if (path.split('/').some((segment) => segment === '.' || segment === '..')) return false;
-  return isSecretAllowed(policy, namespace, buildParameterPathSubject(path));
+  return isNameAllowed(policy, namespace, buildParameterPathSubject(path));
 }
 
 /** A human name of a target, for messages to an authenticated caller and for logs. */
@@ -60,7 +61,7 @@ export function planSecretSelection(config: PodConfig, identity: CallerIdentity,
     config.secretName ?? `${config.defaultSecretNamePrefix}${identity.namespace}/${identity.serviceAccount}${config.defaultSecretNameSuffix}`;
   const version = config.secretVersion ?? { kind: 'stage', value: DEFAULT_STAGE };
   const target: SecretTarget = { kind: 'secretsManager', secretId, region, version: { kind: version.kind, value: version.value } };
-  if (!isSecretAllowed(policy, identity.namespace, secretId)) {
+  if (!isSecretAllowed(policy, identity.namespace, secretId, region)) {
     return { ok: false, refusal: buildRefusal(PROXY_ERRORS.policyDenied, `namespace ${identity.namespace} may not read ${describeTarget(target)}`) };
   }
   return { ok: true, target };

@@ -1,6 +1,7 @@
 /**
- * RFC 6902 JSON Patch between two JSON documents (the reviewed object and its mutated copy), and an
- * applier used to check patches. Pure; inputs are plain JSON values (no undefined, no functions).
+ * RFC 6902 JSON Patch between two JSON documents (the reviewed object and its mutated copy). Pure;
+ * inputs are plain JSON values (no undefined, no functions). The tests check the patches with an
+ * independent applier (fast-json-patch), never with code of this project.
  */
 export type JsonPatchOperation =
   | { readonly op: 'add'; readonly path: string; readonly value: unknown }
@@ -12,14 +13,10 @@ export function escapePointerSegment(segment: string): string {
   return segment.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
-function unescapePointerSegment(segment: string): string {
-  return segment.replaceAll('~1', '/').replaceAll('~0', '~');
-}
-
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export function isJsonEqual(a: unknown, b: unknown): boolean {
+function isJsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, index) => isJsonEqual(item, b[index]));
   if (isObject(a) && isObject(b)) {
@@ -64,42 +61,4 @@ function diffArray(before: readonly unknown[], after: readonly unknown[], path: 
     }
   }
   return [{ op: 'replace', path, value: after }];
-}
-
-/** Applies operations to a deep copy of `document` (add, replace, remove; RFC 6902 semantics). */
-export function applyJsonPatch(document: unknown, ops: readonly JsonPatchOperation[]): unknown {
-  let root: unknown = structuredClone(document);
-  for (const operation of ops) {
-    if (operation.path === '') {
-      if (operation.op === 'remove') throw new Error('cannot remove the document root');
-      root = structuredClone(operation.value);
-      continue;
-    }
-    const segments = operation.path.split('/').slice(1).map(unescapePointerSegment);
-    const last = segments.pop() ?? '';
-    let parent: unknown = root;
-    for (const segment of segments) {
-      parent = Array.isArray(parent) ? parent[Number(segment)] : isObject(parent) ? parent[segment] : undefined;
-      if (parent === undefined) throw new Error(`path ${operation.path} does not exist`);
-    }
-    applyAt(parent, last, operation);
-  }
-  return root;
-}
-
-function applyAt(parent: unknown, key: string, operation: JsonPatchOperation): void {
-  if (Array.isArray(parent)) {
-    const index = key === '-' ? parent.length : Number(key);
-    const limit = operation.op === 'add' ? parent.length : parent.length - 1;
-    if (!/^\d+$/.test(key) && key !== '-') throw new Error(`bad array index in ${operation.path}`);
-    if (index > limit) throw new Error(`index out of range in ${operation.path}`);
-    if (operation.op === 'add') parent.splice(index, 0, structuredClone(operation.value));
-    else if (operation.op === 'replace') parent[index] = structuredClone(operation.value);
-    else parent.splice(index, 1);
-    return;
-  }
-  if (!isObject(parent)) throw new Error(`path ${operation.path} does not exist`);
-  if (operation.op !== 'add' && !Object.hasOwn(parent, key)) throw new Error(`path ${operation.path} does not exist`);
-  if (operation.op === 'remove') Reflect.deleteProperty(parent, key);
-  else parent[key] = structuredClone(operation.value);
 }

@@ -40,7 +40,7 @@ export interface PlanDeps {
   readonly lookupRef: LookupRef;
   readonly resolveImage: ResolveImage;
   /** Optional early check of the controller's access policy (proxy mode). */
-  readonly allowsSecret?: (namespace: string, secretId: string) => boolean;
+  readonly allowsSecret?: (namespace: string, secretId: string, region: string | undefined) => boolean;
 }
 
 export type PlanResult =
@@ -108,7 +108,7 @@ function checkMode(config: PodConfig, pod: Pod, namespace: string, deps: PlanDep
   if (deps.allowsSecret !== undefined && config.ssmParameterPath === undefined) {
     const serviceAccount = pod.spec?.serviceAccountName ?? 'default';
     const secretId = config.secretName ?? `${config.defaultSecretNamePrefix}${namespace}/${serviceAccount}${config.defaultSecretNameSuffix}`;
-    if (!deps.allowsSecret(namespace, secretId)) return `the access policy does not allow namespace ${namespace} to read secret ${secretId}`;
+    if (!deps.allowsSecret(namespace, secretId, config.region)) return `the access policy does not allow namespace ${namespace} to read secret ${secretId}`;
   }
   return undefined;
 }

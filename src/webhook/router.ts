@@ -3,32 +3,11 @@
  * oversized or malformed body), the answer is an AdmissionReview, never an empty body or a crash.
  */
 import { Router, type Request, type Response } from 'express';
+import { isDeclaredBeyondDrain, readBody } from '../shared/request-body.ts';
 import { MAX_REVIEW_BYTES, buildDenied, type AdmissionReview } from './admission.ts';
 import { WEBHOOK_ERRORS, handleAdmission, type WebhookDeps } from './review.ts';
 
 export const MUTATE_PATH = '/mutate';
-/** Bodies past the limit are drained (and answered 413) up to this size; beyond it the connection is cut. */
-const DRAIN_LIMIT_BYTES = 16 * MAX_REVIEW_BYTES;
-
-type BodyRead = { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly tooLarge: true };
-
-function readBody(req: Request): Promise<BodyRead> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    req.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total <= MAX_REVIEW_BYTES) chunks.push(chunk);
-      else if (total > DRAIN_LIMIT_BYTES) req.destroy();
-    });
-    req.on('end', () => resolve(total > MAX_REVIEW_BYTES ? { ok: false, tooLarge: true } : { ok: true, body: Buffer.concat(chunks) }));
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('the client closed the connection before the body was complete'));
-    });
-  });
-}
-
 function isJsonContentType(header: string | undefined): boolean {
   const mediaType = (header ?? '').split(';', 1)[0]?.trim().toLowerCase();
   return mediaType === 'application/json';
@@ -52,8 +31,7 @@ async function serve(req: Request, res: Response, deps: WebhookDeps): Promise<vo
     reject(415, 'UnsupportedMediaType', 'the Content-Type must be application/json');
     return;
   }
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > DRAIN_LIMIT_BYTES) {
+  if (isDeclaredBeyondDrain(req, MAX_REVIEW_BYTES)) {
     res.setHeader('Connection', 'close');
     reject(413, 'RequestEntityTooLarge', `the body exceeds ${MAX_REVIEW_BYTES} bytes`);
     return;
@@ -62,7 +40,7 @@ async function serve(req: Request, res: Response, deps: WebhookDeps): Promise<vo
   const preParsed: unknown = req.body;
   let body: unknown = preParsed;
   if (preParsed === undefined) {
-    const read = await readBody(req);
+    const read = await readBody(req, MAX_REVIEW_BYTES);
     if (!read.ok) {
       reject(413, 'RequestEntityTooLarge', `the body exceeds ${MAX_REVIEW_BYTES} bytes`);
       return;

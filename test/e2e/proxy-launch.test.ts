@@ -74,7 +74,7 @@ test.before(async (t) => {
 test.after.always('stop the controller, remove the roots', () => scope.close());
 
 test.after.always('the canary never appears in the controller\'s log or any process output', (t) => {
-  if (problems.length > 0) return t.pass();
+  if (problems.length > 0) return; // the tests were skipped, loudly (see above): nothing ran to check
   t.true(controller.output().includes(namespace), 'the controller logged about the namespace (the check is not vacuous)');
   t.false(controller.output().includes(CANARY), 'canary in the controller output');
   t.true(outputs.length > 10);

@@ -4,6 +4,7 @@
 // winning, and a pod without any annotations (Piggy crashed on the nil map) is wrapped.
 import test from 'ava';
 import type { Pod } from '../../src/webhook/pod.ts';
+import { FOREIGN_ACCOUNT, MOTO_ACCOUNT } from '../helpers/aws-account.ts';
 import { createTestNamespace } from '../helpers/kube.ts';
 import { kubectl, uniqueName } from '../helpers/stack.ts';
 import {
@@ -87,6 +88,15 @@ test('the access policy: a secret outside the pod\'s namespace is denied, and so
   t.true(other.includes(`the access policy does not allow namespace ${namespace} to read secret other-team/db`), other);
   const prefixed = await createPodDenied(namespace, annotatedPod({ 'piggysec.com/piggy-default-secret-name-prefix': 'shared/', 'piggysec.com/piggy-default-secret-name-suffix': '-v2', 'piggysec.com/piggy-address': 'https://piggy.example.svc' }));
   t.true(prefixed.includes(`read secret shared/${namespace}/default-v2`), prefixed);
+});
+
+test('the access policy: an ARN in another account is denied naming the account; the controller learned its own (STS) and admits that account\'s ARN', async (t) => {
+  const arn = (account: string) => `arn:aws:secretsmanager:us-east-1:${account}:secret:${namespace}/app-AbCdEf`;
+  const foreign = await createPodDenied(namespace, annotatedPod({ 'piggysec.com/aws-secret-name': arn(FOREIGN_ACCOUNT) }));
+  t.true(foreign.includes(`the access policy does not allow namespace ${namespace} to read secret ${arn(FOREIGN_ACCOUNT)}`), foreign);
+  const own = await kubectl(['create', '--namespace', namespace, '--output', 'json', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...annotatedPod({ 'piggysec.com/aws-secret-name': arn(MOTO_ACCOUNT) }) }) });
+  t.is(own.code, 0, own.stderr);
+  assertWrapped(t, JSON.parse(own.stdout) as Pod, 'app', ['/app']);
 });
 
 test('modes that could only fail later are denied: standalone without a secret, pull secrets of another namespace, no piggy-env image', async (t) => {

@@ -1,4 +1,4 @@
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /**
  * Creates a secret whose versions hold the given strings, oldest first; returns their VersionIds.
@@ -22,6 +22,18 @@ export async function createSecretVersions(
       ids.push(put.VersionId ?? '');
     }
     return ids;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The full ARN (with its random suffix) of a secret, as the emulator gives it. */
+export async function secretArnOf(name: string, endpoint?: string): Promise<string> {
+  const client = new SecretsManagerClient(endpoint === undefined ? {} : { endpoint });
+  try {
+    const described = await client.send(new DescribeSecretCommand({ SecretId: name }));
+    if (described.ARN === undefined) throw new Error(`no ARN for ${name}`);
+    return described.ARN;
   } finally {
     client.destroy();
   }

@@ -12,6 +12,8 @@ import { startOperator, type Operator, type OperatorSettings } from '../../src/c
 import { createDataHashKeyLoader } from '../../src/kube/data-hash-key.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { kubeConfigPath } from './stack.ts';
+import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
+import { MOTO_ACCOUNT } from './aws-account.ts';
 
 export interface TestOperator {
   readonly operator: Operator;
@@ -65,7 +67,7 @@ export function startTestOperator(t: ExecutionContext, options: TestOperatorOpti
     dataHashKey: createDataHashKeyLoader({ kc, namespace: options.namespace, name: 'piggy-data-hash-key' }),
     settings: {
       watchNamespace: options.namespace,
-      policy: ['{namespace}/*'],
+      policy: buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT),
       defaultRegion: process.env.AWS_REGION,
       concurrency: 8,
       recheckMs: 1_000,

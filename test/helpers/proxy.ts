@@ -26,6 +26,8 @@ import { requestPodToken } from '../../scripts/local/kube-objects.ts';
 import { kube, serviceAccountKubeConfig } from './kube.ts';
 import { makeServingCertificate } from './tls.ts';
 import { uniqueName } from './stack.ts';
+import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
+import { MOTO_ACCOUNT } from './aws-account.ts';
 
 export const POD_NAME_CLAIM = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_CLAIM = 'authentication.kubernetes.io/pod-uid';
@@ -223,7 +225,7 @@ export async function startProxy(t: ExecutionContext | undefined, kc: KubeConfig
     readPod: buildPodReader(kc),
     source,
     defaults: options.defaults ?? {},
-    policy: options.policy ?? ['{namespace}/*'],
+    policy: buildAccessPolicy(options.policy ?? ['{namespace}/*'], MOTO_ACCOUNT),
     log: captured.log,
     registry: metrics.registry,
     ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),

@@ -4,7 +4,8 @@ import { CustomObjectsApi, Watch, type V1Secret } from '@kubernetes/client-node'
 import test from 'ava';
 import { CONDITION_READY } from '../../src/controller/awssecret.ts';
 import { hashSecretData } from '../../src/controller/secret-data.ts';
-import { createSecretVersions, decodeData } from '../helpers/aws.ts';
+import { FOREIGN_ACCOUNT, MOTO_ACCOUNT } from '../helpers/aws-account.ts';
+import { createSecretVersions, decodeData, secretArnOf } from '../helpers/aws.ts';
 import { REPO_ROOT, applyCrdFile, applyCrds } from '../helpers/crd.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';
 import { createAWSSecret, getAWSSecret, patchAWSSecretSpec, ref, startTestOperator } from '../helpers/operator.ts';
@@ -325,3 +326,25 @@ function watchSecret(namespace: string, name: string): { stop: () => Promise<str
     },
   };
 }
+test('an ARN in another account is PolicyDenied with no AWS call, though its name is under the namespace; the own account\'s ARN syncs', async (t) => {
+  const namespace = await createTestNamespace(t, 'account');
+  const [v1] = await createSecretVersions(`${namespace}/db`, [JSON.stringify({ k: 'own' })]);
+  const arn = await secretArnOf(`${namespace}/db`);
+  t.true(arn.includes(`:${MOTO_ACCOUNT}:`), arn);
+  const foreignArn = arn.replace(`:${MOTO_ACCOUNT}:`, `:${FOREIGN_ACCOUNT}:`);
+  const op = startTestOperator(t, { namespace });
+  await createAWSSecret(namespace, 'foreign', { stringDataFrom: ref(foreignArn, v1 ?? '') });
+  const { ready } = await eventually(async () => {
+    const state = await readyCondition(namespace, 'foreign');
+    if (state.ready?.reason !== 'PolicyDenied') throw new Error(`reason ${state.ready?.reason ?? 'none'}`);
+    return state;
+  });
+  t.is(ready?.status, 'False');
+  t.regex(ready?.message ?? '', new RegExp(`account ${FOREIGN_ACCOUNT} is not the controller's own account`));
+  t.is(await op.awsCalls(), 0, 'refused before any AWS call');
+
+  await createAWSSecret(namespace, 'own', { stringDataFrom: ref(arn, v1 ?? '') });
+  const own = await eventually(() => readSecret(namespace, 'own'));
+  t.deepEqual(decodeData(own.data), { k: 'own' });
+  await t.throwsAsync(readSecret(namespace, 'foreign'), undefined, 'no Secret for the foreign ARN');
+});

@@ -3,7 +3,8 @@
 // false, a secret outside the namespace policy (no AWS call), PIGGY_ALLOWED_SA, enforce-service-account,
 // unauthenticated callers (no names), audiences, oversized and malformed bodies. A canary never leaks.
 import test, { type ExecutionContext } from 'ava';
-import { createSecretVersions } from '../helpers/aws.ts';
+import { FOREIGN_ACCOUNT, MOTO_ACCOUNT } from '../helpers/aws-account.ts';
+import { createSecretVersions, secretArnOf } from '../helpers/aws.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';
 import {
   createPiggyPod,
@@ -140,6 +141,17 @@ test.serial('a secret outside the namespace policy: 403 and no AWS call, even th
     refused(t, reply, 403, 'ERR_PROXY_POLICY_DENIED');
   }
   t.is(await proxy.metric('piggy_aws_calls_total'), before, 'no AWS call was made');
+});
+
+test.serial('an ARN in another account: 403 and no AWS call, though its name is the namespace\'s; the own account\'s ARN is served', async (t) => {
+  const arn = await secretArnOf(`${namespace}/app`);
+  t.true(arn.includes(`:${MOTO_ACCOUNT}:`), arn);
+  const before = await proxy.metric('piggy_aws_calls_total');
+  const foreign = await createPiggyPod(namespace, { serviceAccount: 'app', annotations: { 'piggysec.com/aws-secret-name': arn.replace(`:${MOTO_ACCOUNT}:`, `:${FOREIGN_ACCOUNT}:`) } });
+  refused(t, await send(await podToken(foreign), requestFor(foreign)), 403, 'ERR_PROXY_POLICY_DENIED');
+  t.is(await proxy.metric('piggy_aws_calls_total'), before, 'no AWS call was made');
+  const own = await createPiggyPod(namespace, { serviceAccount: 'app', annotations: { 'piggysec.com/aws-secret-name': arn } });
+  t.is((await send(await podToken(own), requestFor(own))).status, 200);
 });
 
 test('PIGGY_ALLOWED_SA: a service account that is not listed is refused', async (t) => {

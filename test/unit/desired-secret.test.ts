@@ -9,6 +9,10 @@ import {
   trustedExistingData,
 } from '../../src/controller/desired-secret.ts';
 import { planSpecChecks } from '../../src/controller/reconciler.ts';
+import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
+import { MOTO_ACCOUNT } from '../helpers/aws-account.ts';
+
+const POLICY = buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT);
 
 const awsSecret = (spec: AWSSecret['spec'] = {}): AWSSecret => ({
   metadata: { name: 'db', namespace: 'team', uid: 'uid-1', generation: 1 },
@@ -87,12 +91,12 @@ test('a Secret is ours only with the managed-by label and no foreign owner', (t)
 });
 
 test('spec checks: region, versionId and the namespace access policy', (t) => {
-  t.deepEqual(planSpecChecks(awsSecret(), ['{namespace}/*'], 'us-east-1'), { region: 'us-east-1' });
-  t.deepEqual(planSpecChecks(awsSecret({ region: 'eu-west-1' }), ['{namespace}/*'], undefined), { region: 'eu-west-1' });
-  const noRegion = planSpecChecks(awsSecret(), ['*'], undefined);
+  t.deepEqual(planSpecChecks(awsSecret(), POLICY, 'us-east-1'), { region: 'us-east-1' });
+  t.deepEqual(planSpecChecks(awsSecret({ region: 'eu-west-1' }), POLICY, undefined), { region: 'eu-west-1' });
+  const noRegion = planSpecChecks(awsSecret(), buildAccessPolicy(['*'], MOTO_ACCOUNT), undefined);
   t.true(noRegion instanceof Error && /region/.test(noRegion.message));
-  const foreign = planSpecChecks(awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'other/db', versionId: 'v1' } } }), ['{namespace}/*'], 'r');
+  const foreign = planSpecChecks(awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'other/db', versionId: 'v1' } } }), POLICY, 'r');
   t.true(foreign instanceof Error && (foreign as { code?: string }).code === 'ERR_AWSSECRET_POLICY');
-  const noVersion = planSpecChecks(awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: '' } } }), ['*'], 'r');
+  const noVersion = planSpecChecks(awsSecret({ stringDataFrom: { secretsManagerSecretRef: { secretId: 'team/db', versionId: '' } } }), buildAccessPolicy(['*'], MOTO_ACCOUNT), 'r');
   t.true(noVersion instanceof Error && /versionId/.test(noVersion.message));
 });

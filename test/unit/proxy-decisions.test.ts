@@ -9,7 +9,11 @@ import { MAX_KEYS, parseSecretRequest, parseTokenHeader } from '../../src/proxy/
 import { buildResponseBody, buildSecretMap, checkAllowedServiceAccount, PROXY_CONTROL_KEYS } from '../../src/proxy/secret-map.ts';
 import { buildParameterPathSubject, isParameterPathAllowed, planSecretSelection } from '../../src/proxy/selection.ts';
 import { AppError } from '../../src/shared/errors.ts';
+import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
 import { boundReview, piggyUidAnnotation, POD_NAME_CLAIM, secretValue, signedContainer } from '../helpers/proxy.ts';
+import { MOTO_ACCOUNT } from '../helpers/aws-account.ts';
+
+const POLICY = buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT);
 
 const UID_A = 'a'.repeat(32);
 const UID_B = 'b'.repeat(32);
@@ -116,23 +120,23 @@ test('checkIntegrity: known uid with its signature passes; empty, wrong or unkno
 });
 
 test('planSecretSelection: default name, aws-secret-name, VersionId, stage, region, SSM path', (t) => {
-  t.deepEqual(planSecretSelection(config(), identity, ['{namespace}/*']), {
+  t.deepEqual(planSecretSelection(config(), identity, POLICY), {
     ok: true,
     target: { kind: 'secretsManager', secretId: 'shop/cart', region: undefined, version: { kind: 'stage', value: 'AWSCURRENT' } },
   });
-  const affixed = planSecretSelection(config({}, { 'piggysec.com/piggy-default-secret-name-suffix': '/prod' }), identity, ['{namespace}/*']);
+  const affixed = planSecretSelection(config({}, { 'piggysec.com/piggy-default-secret-name-suffix': '/prod' }), identity, POLICY);
   t.like(affixed, { ok: true, target: { secretId: 'shop/cart/prod' } });
   const id = 'c43e66cb-1111-2222-3333-444455556666';
-  const named = planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'shop/db', 'piggysec.com/aws-secret-version': id, 'piggysec.com/aws-region': 'eu-west-1' }), identity, ['{namespace}/*']);
+  const named = planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'shop/db', 'piggysec.com/aws-secret-version': id, 'piggysec.com/aws-region': 'eu-west-1' }), identity, POLICY);
   t.deepEqual(named, { ok: true, target: { kind: 'secretsManager', secretId: 'shop/db', region: 'eu-west-1', version: { kind: 'id', value: id } } });
-  const staged = planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'shop/db', 'piggysec.com/aws-secret-version': 'AWSPREVIOUS' }), identity, ['{namespace}/*']);
+  const staged = planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'shop/db', 'piggysec.com/aws-secret-version': 'AWSPREVIOUS' }), identity, POLICY);
   t.like(staged, { ok: true, target: { version: { kind: 'stage', value: 'AWSPREVIOUS' } } });
-  const ssm = planSecretSelection(config({ 'piggysec.com/aws-ssm-parameter-path': '/shop/app', 'piggysec.com/aws-secret-name': 'shop/db' }), identity, ['{namespace}/*']);
+  const ssm = planSecretSelection(config({ 'piggysec.com/aws-ssm-parameter-path': '/shop/app', 'piggysec.com/aws-secret-name': 'shop/db' }), identity, POLICY);
   t.deepEqual(ssm, { ok: true, target: { kind: 'ssm', path: '/shop/app', region: undefined } });
 });
 
 test('planSecretSelection: the namespace policy refuses other namespaces\' secrets and paths (403)', (t) => {
-  const policy = ['{namespace}/*'];
+  const policy = POLICY;
   const cases: Record<string, string>[] = [
     { 'piggysec.com/aws-secret-name': 'bank/db' },
     { 'piggysec.com/aws-secret-name': 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bank/db-AbCdEf' },
@@ -145,7 +149,7 @@ test('planSecretSelection: the namespace policy refuses other namespaces\' secre
   for (const annotations of cases) {
     t.like(planSecretSelection(config(annotations), identity, policy), { ok: false, refusal: { code: PROXY_ERRORS.policyDenied, status: 403 } }, JSON.stringify(annotations));
   }
-  t.like(planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'bank/db' }), identity, ['*']), { ok: true });
+  t.like(planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'bank/db' }), identity, buildAccessPolicy(['*'], MOTO_ACCOUNT)), { ok: true });
   t.like(planSecretSelection(config({}, { 'piggysec.com/piggy-default-secret-name-prefix': 'prod/' }), identity, policy), { ok: false }, 'a prefix leaves the namespace');
 });
 
@@ -153,10 +157,10 @@ test('SSM paths are judged as the hierarchy they read', (t) => {
   t.is(buildParameterPathSubject('/shop/app'), 'shop/app/');
   t.is(buildParameterPathSubject('/shop/app/'), 'shop/app/');
   t.is(buildParameterPathSubject('/'), '/');
-  t.true(isParameterPathAllowed(['{namespace}/*'], 'shop', '/shop'));
-  t.true(isParameterPathAllowed(['{namespace}/*'], 'shop', '/shop/a/b'));
-  t.false(isParameterPathAllowed(['{namespace}/*'], 'shop', '/shopx'));
-  t.false(isParameterPathAllowed(['{namespace}/*'], 'shop', '/shop/./x'));
+  t.true(isParameterPathAllowed(POLICY, 'shop', '/shop'));
+  t.true(isParameterPathAllowed(POLICY, 'shop', '/shop/a/b'));
+  t.false(isParameterPathAllowed(POLICY, 'shop', '/shopx'));
+  t.false(isParameterPathAllowed(POLICY, 'shop', '/shop/./x'));
 });
 
 test('buildSecretMap: JSON object fields, non-string values as JSON text, null as "", other text under data, binary refused', (t) => {

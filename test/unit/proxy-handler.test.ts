@@ -6,6 +6,8 @@ import { handleSecretRequest, type ProxyHandlerDeps } from '../../src/proxy/hand
 import { PROXY_ERRORS } from '../../src/proxy/errors.ts';
 import type { SecretRequest } from '../../src/proxy/request.ts';
 import { boundReview, buildFakes, piggyUidAnnotation, secretValue, signedContainer, type Fakes } from '../helpers/proxy.ts';
+import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
+import { MOTO_ACCOUNT } from '../helpers/aws-account.ts';
 
 const CANARY = 'canary-6b1f-proxy-handler-value';
 const container = signedContainer('a'.repeat(32));
@@ -21,7 +23,7 @@ function setup(annotations: Record<string, string> = {}, defaults: Record<string
     annotations: { ...piggyUidAnnotation([container]), ...annotations },
   });
   fakes.secrets.set('shop/cart#AWSCURRENT', secretValue(JSON.stringify({ PASSWORD: CANARY, USER: 'app', PIGGY_ALLOWED_SA: 'shop:cart' }), 'shop/cart'));
-  return { fakes, deps: { reviewToken: fakes.reviewToken, readPod: fakes.readPod, source: fakes.source, defaults, policy: ['{namespace}/*'] } };
+  return { fakes, deps: { reviewToken: fakes.reviewToken, readPod: fakes.readPod, source: fakes.source, defaults, policy: buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT) } };
 }
 
 const request = (extra: Partial<SecretRequest> = {}): SecretRequest => ({ name: 'cart-0', uid: container.uid, signature: container.signature, keys: undefined, ...extra });

@@ -8,6 +8,8 @@ import { Registry } from 'prom-client';
 import { buildProxyRouter, type ProxyRouterDeps } from '../../src/proxy/router.ts';
 import type { TokenReviewResult } from '../../src/kube/token-review.ts';
 import { boundReview, buildFakes, captureLog, piggyUidAnnotation, secretValue, signedContainer } from '../helpers/proxy.ts';
+import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
+import { MOTO_ACCOUNT } from '../helpers/aws-account.ts';
 
 const CANARY = 'canary-91c4-proxy-router-value';
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0b2tlbi1jYW5hcnkifQ.c2lnbmF0dXJlLWNhbmFyeQ';
@@ -28,7 +30,7 @@ async function serve(t: ExecutionContext, overrides: Partial<ProxyRouterDeps> = 
   const registry = new Registry();
   const log = captureLog('info');
   const app = express();
-  app.use(buildProxyRouter({ reviewToken: fakes.reviewToken, readPod: fakes.readPod, source: fakes.source, defaults: {}, policy: ['{namespace}/*'], log: log.log, registry, ...overrides }));
+  app.use(buildProxyRouter({ reviewToken: fakes.reviewToken, readPod: fakes.readPod, source: fakes.source, defaults: {}, policy: buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT), log: log.log, registry, ...overrides }));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));

@@ -1,5 +1,30 @@
 import test from 'ava';
-import { WorkQueue, type Outcome } from '../../src/controller/work-queue.ts';
+import { WorkQueue, type Outcome, type QueueTimers } from '../../src/controller/work-queue.ts';
+
+/** Timers that fire only when the test advances time; `pending` counts what is scheduled. */
+function fakeTimers(): QueueTimers & { advance(ms: number): void; readonly pending: number } {
+  let now = 0;
+  let timers: { at: number; run: () => void }[] = [];
+  return {
+    now: () => now,
+    schedule(run, delayMs) {
+      const timer = { at: now + delayMs, run };
+      timers.push(timer);
+      return () => {
+        timers = timers.filter((other) => other !== timer);
+      };
+    },
+    advance(ms) {
+      now += ms;
+      const due = timers.filter((timer) => timer.at <= now).sort((a, b) => a.at - b.at);
+      timers = timers.filter((timer) => timer.at > now);
+      for (const timer of due) timer.run();
+    },
+    get pending() {
+      return timers.length;
+    },
+  };
+}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -65,10 +90,12 @@ test('transient failures back off exponentially with jitter, capped; success res
 
 test('terminal failures are not retried; a thrown error counts as transient', async (t) => {
   let calls = 0;
+  const timers = fakeTimers();
   const queue = new WorkQueue({
     concurrency: 1,
     baseDelayMs: 5,
     maxDelayMs: 5,
+    timers,
     process: () => {
       calls += 1;
       return Promise.resolve({ kind: 'terminal' });
@@ -76,7 +103,9 @@ test('terminal failures are not retried; a thrown error counts as transient', as
   });
   queue.add('k');
   await queue.onIdle();
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(timers.pending, 0, 'no retry is scheduled');
+  timers.advance(60_000);
+  await queue.onIdle();
   t.is(calls, 1);
 
   let thrown = 0;
@@ -97,25 +126,36 @@ test('terminal failures are not retried; a thrown error counts as transient', as
 
 test('addAfter keeps the earliest delay and stop() cancels timers', async (t) => {
   const runs: number[] = [];
-  const started = Date.now();
+  const timers = fakeTimers();
   const queue = new WorkQueue({
     concurrency: 1,
     baseDelayMs: 5,
     maxDelayMs: 5,
+    timers,
     process: () => {
-      runs.push(Date.now() - started);
+      runs.push(timers.now());
       return Promise.resolve({ kind: 'done' });
     },
   });
   queue.addAfter('k', 500);
   queue.addAfter('k', 20);
   queue.addAfter('k', 300);
-  while (runs.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-  t.true((runs[0] ?? 0) < 300);
+  t.is(timers.pending, 1, 'one timer per key: the earliest');
+  timers.advance(19);
+  await queue.onIdle();
+  t.deepEqual(runs, [], 'not before its delay');
+  timers.advance(1);
+  await queue.onIdle();
+  t.deepEqual(runs, [20]);
+  timers.advance(1_000);
+  await queue.onIdle();
+  t.deepEqual(runs, [20], 'the later delays were dropped');
   queue.addAfter('later', 50);
   await queue.stop();
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  t.is(runs.length, 1);
+  t.is(timers.pending, 0, 'stop() cancelled the timer');
+  timers.advance(1_000);
+  await queue.onIdle();
+  t.deepEqual(runs, [20]);
 });
 
 test('concurrency is global across keys', async (t) => {
