@@ -13,6 +13,8 @@ export interface CaseResult {
   readonly directMs: number;
   /** The same, with @kubernetes/client-node as shipped: a new TLS connection per request (as the controller). */
   readonly directStockMs: number;
+  /** N AWSSecrets created where no controller watches: the CRD's own write cost, a floor for "all Ready". */
+  readonly aloneMs: number;
   readonly awsCalls: number;
   readonly awsCallsByApi: Readonly<Record<string, number>>;
   readonly secretWrites: number;
@@ -23,13 +25,15 @@ export interface CaseResult {
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export function buildTable(results: readonly CaseResult[]): string {
-  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'direct, connection per request', 'AWS calls', 'controller peak RSS'];
+  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'N AWSSecrets, no controller', 'its ratio', 'direct, connection per request', 'AWS calls', 'controller peak RSS'];
   const rows = results.map((r) => [
     String(r.count),
     s(r.createMs),
     s(r.readyMs),
     s(r.directMs),
     `${(r.readyMs / r.directMs).toFixed(2)}×`,
+    s(r.aloneMs),
+    `${(r.aloneMs / r.directMs).toFixed(2)}×`,
     s(r.directStockMs),
     `${r.awsCalls} (${Object.entries(r.awsCallsByApi).map(([api, n]) => `${api} ${n}`).join(', ') || 'none'})`,
     `${(r.peakRssKiB / 1024).toFixed(0)} MiB`,

@@ -67,6 +67,15 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
   const stock = await createDirectSecrets(stockKc, `${direct}-stock`, count, options.concurrency, pinned);
   log(`[${count}] baseline: ${count} Secrets created directly with a connection per request in ${secs(stock.ms)}`);
 
+  // The CRD's own write cost: N AWSSecrets created where no controller watches (CEL rules, JSON
+  // storage). No controller can make "all Ready" faster than this.
+  const alone = `${namespace}-alone`;
+  await ensureNamespace(kc, alone);
+  const customAlone = kc.makeApiClient(CustomObjectsApi);
+  const aloneCreated = await createAll(count, options.concurrency, (i) =>
+    customAlone.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: alone, body: buildAWSSecret(alone, i, pinned(i)) }));
+  log(`[${count}] baseline: ${count} AWSSecrets created with no controller in ${secs(aloneCreated.ms)}`);
+
   const env: Record<string, string> = {
     WATCH_NAMESPACE: namespace,
     LEASE_NAMESPACE: namespace,
@@ -106,11 +115,12 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
       readyMs: ready.ms,
       directMs: baseline.ms,
       directStockMs: stock.ms,
+      aloneMs: aloneCreated.ms,
       awsCalls: sumMetric(metrics, 'piggy_aws_calls_total'),
       awsCallsByApi: sumMetricBy(metrics, 'piggy_aws_calls_total', 'api'),
       secretWrites: sumMetric(metrics, 'piggy_secret_writes_total'),
       peakRssKiB: memory.peakRssKiB,
-      retries: baseline.retries + stock.retries + created.retries,
+      retries: baseline.retries + stock.retries + created.retries + aloneCreated.retries,
     };
   } finally {
     await controller.stop();
