@@ -13,24 +13,19 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { buildAwsEnv } from '../../scripts/local/components.ts';
-import { ensureNamespace, ensureServiceAccount, forEachLimited, loadKubeConfigFile, requestPodToken } from '../../scripts/local/kube-objects.ts';
+import { ensureNamespace, loadKubeConfigFile } from '../../scripts/local/kube-objects.ts';
 import { startController, sumMetric, sumMetricBy, type RunningController } from '../../scripts/local/piggy-controller.ts';
 import { repoRoot } from '../../scripts/local/procs.ts';
 import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack.ts';
-import { buildCommandSignature, formatPiggyUids, PIGGY_UID_ANNOTATION } from '../../src/shared/injection-contract.ts';
 import { readNumberFlags } from '../flags.ts';
 import { rateCells, rateColumns, runLoadProcess, type LoadConfig, type LoadRequest, type LoadResult } from '../load.ts';
+import { createPods, NAMESPACE, SECRET, secretRequests, SECRET_VALUE, type BenchPod } from './fixtures.ts';
 import { describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
 
 const STACK_DIR = path.join(repoRoot, '.local', 'bench-proxy');
 const WORK_DIR = path.join(STACK_DIR, 'bench');
 const RESULTS_FILE = path.join(import.meta.dirname, 'results.md');
-const NAMESPACE = 'bench-proxy';
-const SERVICE_ACCOUNT = 'app';
-const SECRET = `${NAMESPACE}/shared`;
-const TEMPLATE = ['/app/server', '--port', '8080'];
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
 interface Options {
@@ -49,40 +44,6 @@ function parseOptions(argv: readonly string[]): Options {
     concurrency: Math.floor(number('--concurrency', 16, 1)),
   };
 }
-
-interface BenchPod {
-  readonly name: string;
-  readonly containerUid: string;
-  readonly token: string;
-}
-
-/** N pods as the webhook leaves them (piggy-uid annotation, one wrapped container) and a pod-bound token each. */
-async function createPods(kc: KubeConfig, count: number): Promise<BenchPod[]> {
-  const core = kc.makeApiClient(CoreV1Api);
-  await ensureServiceAccount(kc, NAMESPACE, SERVICE_ACCOUNT);
-  const signature = buildCommandSignature(TEMPLATE);
-  const pods: BenchPod[] = new Array<BenchPod>(count);
-  await forEachLimited(Array.from({ length: count }, (_unused, index) => index), 16, async (index) => {
-    const containerUid = index.toString(16).padStart(32, '0');
-    const name = `app-${index}`;
-    const created = await core.createNamespacedPod({
-      namespace: NAMESPACE,
-      body: {
-        metadata: { name, annotations: { 'piggysec.com/aws-secret-name': SECRET, [PIGGY_UID_ANNOTATION]: formatPiggyUids({ [containerUid]: signature }) } },
-        spec: {
-          serviceAccountName: SERVICE_ACCOUNT,
-          containers: [{ name: 'app', image: 'registry.example/app:1', command: ['/piggy/piggy-env'], args: ['--', ...TEMPLATE], env: [{ name: 'PIGGY_UID', value: containerUid }] }],
-        },
-      },
-    });
-    const token = await requestPodToken(kc, { namespace: NAMESPACE, name, uid: created.metadata?.uid ?? '', serviceAccount: SERVICE_ACCOUNT }, { expirationSeconds: 7200 });
-    pods[index] = { name, containerUid, token };
-  });
-  return pods;
-}
-
-const secretRequests = (pods: readonly BenchPod[]): LoadRequest[] =>
-  pods.map((pod) => ({ headers: { 'x-token': pod.token }, body: JSON.stringify({ name: pod.name, uid: pod.containerUid, signature: buildCommandSignature(TEMPLATE) }) }));
 
 const reviewRequests = (pods: readonly BenchPod[], adminToken: string): LoadRequest[] =>
   pods.map((pod) => ({
@@ -239,8 +200,7 @@ async function main(): Promise<void> {
     const kc = loadKubeConfigFile(stack.kubeconfig);
     await ensureNamespace(kc, NAMESPACE);
     const sm = new SecretsManagerClient(awsClientConfig(stack));
-    const value = { DB_USER: 'app', DB_PASSWORD: 'bench-password', API_KEY: 'bench-api-key', PIGGY_ALLOWED_SA: `${NAMESPACE}:${SERVICE_ACCOUNT}` };
-    await sm.send(new CreateSecretCommand({ Name: SECRET, SecretString: JSON.stringify(value) })).catch((error: unknown) => {
+    await sm.send(new CreateSecretCommand({ Name: SECRET, SecretString: JSON.stringify(SECRET_VALUE) })).catch((error: unknown) => {
       if ((error as { name?: unknown }).name !== 'ResourceExistsException') throw error;
     });
     sm.destroy();

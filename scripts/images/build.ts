@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { ensurePiggyEnvBuild, IMAGE_LAUNCHER_DIR } from '../build-piggy-env.ts';
 import { cacheDir, readVersions, repoRoot } from '../local/procs.ts';
 import { assembleImage, type AssembledImage, type ImageConfig, type PlatformInput } from './assemble.ts';
-import { APP_BUNDLE, bundleController, NODE_PATH, RUN_AS, writeControllerRoots } from './controller-root.ts';
+import { APP_BUNDLE, bundleController, CONTROLLER_ENV, CONTROLLER_NODE_FLAGS, NODE_PATH, RUN_AS, writeControllerRoots } from './controller-root.ts';
 import { Crane, ensureCrane, startScratchRegistry } from './crane.ts';
 import { ensureDebianRuntime, type DebianRuntime } from './debian.ts';
 import { ensureNodeDist, type NodeDist } from './node-dist.ts';
@@ -100,11 +100,11 @@ function imageConfigs(info: Awaited<ReturnType<typeof sourceInfo>>): Record<Imag
   });
   return {
     piggy: {
-      entrypoint: [NODE_PATH, APP_BUNDLE],
+      entrypoint: [NODE_PATH, ...CONTROLLER_NODE_FLAGS, APP_BUNDLE],
       cmd: ['controller'],
       user: RUN_AS,
       workdir: '/',
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', NODE_ENV: 'production' },
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', NODE_ENV: 'production', ...CONTROLLER_ENV },
       labels: labels('piggy', 'The piggy controller: AWSSecret operator and injection webhook and secret proxy'),
     },
     'piggy-env': {

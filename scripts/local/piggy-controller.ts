@@ -34,6 +34,10 @@ export interface ControllerOptions {
   /** Further configuration (WATCH_NAMESPACE, RECONCILE_CONCURRENCY, …); wins over the defaults here. */
   readonly env?: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
+  /** The script node runs (default bin/piggy.js; the benchmarks pass the image's bundle). */
+  readonly entry?: string;
+  /** Node flags before the script (e.g. the image's entrypoint flags). */
+  readonly nodeFlags?: readonly string[];
 }
 
 export interface LogLine {
@@ -72,21 +76,21 @@ function parseLines(text: string): LogLine[] {
   return lines;
 }
 
-/** True when pid runs `node …/bin/piggy.js controller` (guards against PID reuse). */
-export function isPiggyController(pid: number): boolean {
+/** True when pid runs `node … <entry> controller` (guards against PID reuse); entry defaults to bin/piggy.js. */
+export function isPiggyController(pid: number, entry = PIGGY_BIN): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes(PIGGY_BIN) && argv.includes('controller');
+    return argv.includes(entry) && argv.includes('controller');
   } catch {
     return false;
   }
 }
 
 /** Stops a controller an earlier run left in DIR (its PID in DIR/controller.pid); returns its PID. */
-export async function stopLeftoverController(dir: string): Promise<number | undefined> {
+export async function stopLeftoverController(dir: string, entry = PIGGY_BIN): Promise<number | undefined> {
   if (!existsSync(pidFile(dir))) return undefined;
   const pid = Number(readFileSync(pidFile(dir), 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid) || !isPiggyController(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid) || !isPiggyController(pid, entry)) return undefined;
   await stopGroup(pid, 15_000);
   return pid;
 }
@@ -132,7 +136,7 @@ export function sumMetricBy(text: string, name: string, label: string): Record<s
 }
 
 /**
- * Starts `node bin/piggy.js controller` detached (its own process group, so it can outlive the
+ * Starts `node [nodeFlags] <entry> controller` (default bin/piggy.js) detached (its own process group, so it can outlive the
  * caller when asked to) and waits for its 'controller started' log line.
  */
 export async function startController(options: ControllerOptions): Promise<RunningController> {
@@ -151,7 +155,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     METRICS_ADDRESS: '127.0.0.1:0',
     ...options.env,
   };
-  const proc = spawnDetached(process.execPath, [PIGGY_BIN, 'controller'], log, env);
+  const entry = options.entry ?? PIGGY_BIN;
+  const proc = spawnDetached(process.execPath, [...(options.nodeFlags ?? []), entry, 'controller'], log, env);
   writeFileSync(pidFile(options.dir), `${proc.pid}\n`);
   const logLines = () => parseLines(readFileSync(log, 'utf8'));
   const waitForLog = async (predicate: (line: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> => {
@@ -189,7 +194,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     },
     memory: () => readMemory(proc.pid),
     stop: async () => {
-      if (isRunning(proc.pid) && isPiggyController(proc.pid)) await stopGroup(proc.pid, 15_000);
+      if (isRunning(proc.pid) && isPiggyController(proc.pid, entry)) await stopGroup(proc.pid, 15_000);
     },
   };
 }

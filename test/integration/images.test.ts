@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { ensurePiggyEnvBuild, IMAGE_LAUNCHER_DIR, piggyEnvDist } from '../../scripts/build-piggy-env.ts';
 import { buildImages, type ImagesSummary } from '../../scripts/images/build.ts';
-import { APP_BUNDLE, NODE_PATH } from '../../scripts/images/controller-root.ts';
+import { APP_BUNDLE, CONTROLLER_ENV, CONTROLLER_NODE_FLAGS, NODE_PATH } from '../../scripts/images/controller-root.ts';
 import { QEMU_AARCH64 } from '../../scripts/images/piggy-env-target.ts';
 import { ARCHES, type Arch } from '../../scripts/images/platform.ts';
 import { INSTALL_ARGS } from '../../src/shared/injection-contract.ts';
@@ -109,7 +109,8 @@ imagesTest('the controller image runs piggy on amd64 natively and on arm64 under
   const summary = await firstBuild();
   for (const arch of ['amd64', 'arm64'] as const) {
     const { root, config, listing } = await unpackPlatform(summary.images.piggy.layout, arch);
-    t.deepEqual(config.config.Entrypoint, [NODE_PATH, APP_BUNDLE]);
+    t.deepEqual(config.config.Entrypoint, [NODE_PATH, ...CONTROLLER_NODE_FLAGS, APP_BUNDLE]);
+    for (const [name, value] of Object.entries(CONTROLLER_ENV)) t.true((config.config.Env as string[]).includes(`${name}=${value}`), name);
     t.deepEqual(config.config.Cmd, ['controller']);
     t.is(config.config.User, '65532:65532');
     const labels = config.config.Labels as Record<string, string>;
@@ -131,7 +132,7 @@ imagesTest('the controller image runs piggy on amd64 natively and on arm64 under
     t.regex(help.stdout, /usage: piggy <command>/);
     const reported = await exec(command, [...prefix, '-p', 'process.arch']);
     t.is(reported.stdout.trim(), names.node);
-    const controller = await exec(command, [...prefix, join(root, APP_BUNDLE), 'controller'], { PATH: '/usr/bin:/bin', KUBECONFIG: '/nonexistent' });
+    const controller = await exec(command, [...prefix, ...CONTROLLER_NODE_FLAGS, join(root, APP_BUNDLE), 'controller'], { PATH: '/usr/bin:/bin', KUBECONFIG: '/nonexistent' });
     t.is(controller.code, 1, `${arch}: ${controller.stderr}`);
     t.regex(controller.stderr, /invalid configuration \(2 problems\)/);
     t.regex(controller.stderr, /TLS_CERT_FILE: is required/);

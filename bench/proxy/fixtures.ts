@@ -1,0 +1,48 @@
+// What bench/proxy (and bench/memory) send to /secret: pods as the webhook leaves them, each with a
+// pod-bound token from TokenRequest (what the kubelet projects), and the secret they all read.
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ensureServiceAccount, forEachLimited, requestPodToken } from '../../scripts/local/kube-objects.ts';
+import { buildCommandSignature, formatPiggyUids, PIGGY_UID_ANNOTATION } from '../../src/shared/injection-contract.ts';
+import type { LoadRequest } from '../load.ts';
+
+export const NAMESPACE = 'bench-proxy';
+export const SERVICE_ACCOUNT = 'app';
+export const SECRET = `${NAMESPACE}/shared`;
+const TEMPLATE = ['/app/server', '--port', '8080'];
+/** The Secrets Manager value of SECRET: four keys, PIGGY_ALLOWED_SA naming the pods' ServiceAccount. */
+export const SECRET_VALUE = { DB_USER: 'app', DB_PASSWORD: 'bench-password', API_KEY: 'bench-api-key', PIGGY_ALLOWED_SA: `${NAMESPACE}:${SERVICE_ACCOUNT}` };
+
+export interface BenchPod {
+  readonly name: string;
+  readonly containerUid: string;
+  readonly token: string;
+}
+
+/** N pods as the webhook leaves them (piggy-uid annotation, one wrapped container) and a pod-bound token each. */
+export async function createPods(kc: KubeConfig, count: number): Promise<BenchPod[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await ensureServiceAccount(kc, NAMESPACE, SERVICE_ACCOUNT);
+  const signature = buildCommandSignature(TEMPLATE);
+  const pods: BenchPod[] = new Array<BenchPod>(count);
+  await forEachLimited(Array.from({ length: count }, (_unused, index) => index), 16, async (index) => {
+    const containerUid = index.toString(16).padStart(32, '0');
+    const name = `app-${index}`;
+    const created = await core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name, annotations: { 'piggysec.com/aws-secret-name': SECRET, [PIGGY_UID_ANNOTATION]: formatPiggyUids({ [containerUid]: signature }) } },
+        spec: {
+          serviceAccountName: SERVICE_ACCOUNT,
+          containers: [{ name: 'app', image: 'registry.example/app:1', command: ['/piggy/piggy-env'], args: ['--', ...TEMPLATE], env: [{ name: 'PIGGY_UID', value: containerUid }] }],
+        },
+      },
+    });
+    const token = await requestPodToken(kc, { namespace: NAMESPACE, name, uid: created.metadata?.uid ?? '', serviceAccount: SERVICE_ACCOUNT }, { expirationSeconds: 7200 });
+    pods[index] = { name, containerUid, token };
+  });
+  return pods;
+}
+
+export const secretRequests = (pods: readonly BenchPod[]): LoadRequest[] =>
+  pods.map((pod) => ({ headers: { 'x-token': pod.token }, body: JSON.stringify({ name: pod.name, uid: pod.containerUid, signature: buildCommandSignature(TEMPLATE) }) }));
+
