@@ -25,6 +25,8 @@ export interface OperatorConfig {
   readonly rolloutConcurrency: number;
   readonly rolloutTimeoutMs: number;
   readonly rolloutPollIntervalMs: number;
+  /** INFORMER_SYNC_TIMEOUT: a leader's first cache sync not done by then makes /readyz 503 (with the reason); every list call is bounded by it. */
+  readonly syncTimeoutMs: number;
   readonly lease: {
     readonly namespace: string;
     readonly name: string;
@@ -103,6 +105,8 @@ export interface Config {
   readonly tlsReloadIntervalMs: number;
   /** How long SIGTERM waits for in-flight requests before closing connections. */
   readonly shutdownTimeoutMs: number;
+  /** SHUTDOWN_DRAIN_DELAY: after SIGTERM, /readyz answers 503 while the listeners keep serving this long, then they close. */
+  readonly shutdownDrainDelayMs: number;
   /** KUBECONFIG; undefined means in-cluster config (or the client's default chain). */
   readonly kubeconfig: string | undefined;
   /** AWS_REGION: the default region; the SDK's own chain applies when unset. */
@@ -143,6 +147,7 @@ function readOperator(env: EnvReader): OperatorConfig {
     rolloutConcurrency: env.read('ROLLOUT_CONCURRENCY', '5', between(1, 1000)),
     rolloutTimeoutMs: env.read('ROLLOUT_TIMEOUT', '10m', positiveDuration),
     rolloutPollIntervalMs: env.read('ROLLOUT_POLL_INTERVAL', '5s', positiveDuration),
+    syncTimeoutMs: env.read('INFORMER_SYNC_TIMEOUT', '2m', positiveDuration),
     lease: {
       namespace: leaseNamespace,
       name: env.read('LEASE_NAME', 'piggy-operator', parseNonEmpty),
@@ -262,6 +267,7 @@ export function parseConfig(variables: Environment): ConfigResult {
     tlsKeyFile,
     tlsReloadIntervalMs: env.read('TLS_RELOAD_INTERVAL', '10s', positiveDuration),
     shutdownTimeoutMs: env.read('SHUTDOWN_TIMEOUT', '25s', positiveDuration),
+    shutdownDrainDelayMs: env.read('SHUTDOWN_DRAIN_DELAY', '5s', parseDuration),
     kubeconfig: env.optional('KUBECONFIG'),
     awsRegion: env.optional('AWS_REGION'),
     aws: readAws(env),
