@@ -62,6 +62,9 @@ test('kubectl rollout restart while opted-in pods are admitted in a loop: the ro
 
   const attempts: Attempt[] = [];
   const looping = { on: true };
+  t.teardown(() => {
+    looping.on = false;
+  });
   const loop = (async () => {
     while (looping.on) {
       attempts.push(await admit());
