@@ -7,6 +7,10 @@ import { createSecretSource, type SecretSource } from './aws/secret-source.ts';
 import { createVersionCache } from './aws/version-cache.ts';
 import { loadConfig, type Config, type ConfigIssue } from './config/config.ts';
 import { startOperator, type Operator } from './controller/operator.ts';
+import { createOperatorMetrics } from './controller/operator-metrics.ts';
+import { startRollouts } from './controller/rollouts.ts';
+import { createEventRecorder } from './kube/events.ts';
+import { buildResourceClient } from './kube/resources.ts';
 import { fetchServerVersion, loadKubeConfig } from './kube/client.ts';
 import { createImageResolver } from './webhook/image/index.ts';
 import { buildPullSecretLookupMetric, buildWebhookMetrics } from './webhook/metrics.ts';
@@ -56,7 +60,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
   const source = buildSecretSource(config, aws, metrics, log, abort.signal);
 
   readiness.register('kubernetes');
-  void waitForKubernetes(kc, log, abort.signal).then((ready) => readiness.set('kubernetes', ready));
+  void waitForKubernetes(kc, log, abort.signal).then((ready) => readiness.set('kubernetes', ready, 'the Kubernetes API server has not answered yet'));
 
   const certs = await startManagedCertificates(config, kc, log);
   const https = await startHttpsListener({
@@ -67,21 +71,32 @@ async function serve(config: Config, log: Logger): Promise<number> {
     handler: buildApp({ readiness, metrics, log, mount: mountRoutes(config, kc, aws, source, metrics, log, certs) }),
     log,
   });
+  // The webhook and the proxy answer only over TLS: ready while the certificate served is valid.
+  readiness.probe('certificates', () => https.certificateProblem());
   const metricsListener = await startMetricsListener(config.metricsAddress, metrics).catch(async (error: unknown) => {
     await https.close(0);
     throw error;
   });
-  const operator = config.operator.enabled ? startOperatorFor(config, kc, source, metrics, log) : undefined;
+  if (config.operator.enabled) readiness.register('operator', 'lease not tried yet');
+  const operator = config.operator.enabled
+    ? startOperatorFor(config, kc, source, metrics, log, (problem) => readiness.set('operator', problem === undefined, problem))
+    : undefined;
   log.info({ httpsPort: https.port, metricsPort: metricsListener.port, operator: operator !== undefined }, 'controller started');
 
   const signal = await Promise.race([
     once(process, 'SIGTERM').then(() => 'SIGTERM'),
     once(process, 'SIGINT').then(() => 'SIGINT'),
   ]);
-  log.info({ signal }, 'shutting down');
+  // Readiness fails first; the listeners keep answering for the drain delay (whoever routes by
+  // readiness stops sending), then they close and let in-flight requests finish. The operator
+  // releases its lease at once, so the other replica takes over during the drain.
+  log.info({ signal, drainDelayMs: config.shutdownDrainDelayMs }, 'shutting down');
   readiness.drain();
   abort.abort();
-  await Promise.all([https.close(config.shutdownTimeoutMs), metricsListener.close(config.shutdownTimeoutMs), operator?.stop(), certs?.stop()]);
+  const stopping = [operator?.stop(), certs?.stop()];
+  await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainDelayMs));
+  log.info('drained, closing listeners');
+  await Promise.all([https.close(config.shutdownTimeoutMs), metricsListener.close(config.shutdownTimeoutMs), ...stopping]);
   aws.destroy();
   await kc.close();
   log.info('stopped');
@@ -202,15 +217,30 @@ function buildSecretSource(config: Config, aws: ReturnType<typeof createAwsClien
   });
 }
 
-function startOperatorFor(config: Config, kc: ReturnType<typeof loadKubeConfig>, source: SecretSource, metrics: Metrics, log: Logger): Operator {
+/** The operator and the clients it uses: one resource client, one event recorder, rollouts per leadership term. */
+function startOperatorFor(
+  config: Config,
+  kc: ReturnType<typeof loadKubeConfig>,
+  source: SecretSource,
+  metrics: Metrics,
+  log: Logger,
+  onReadiness: (problem: string | undefined) => void,
+): Operator {
   const { operator } = config;
+  const operatorMetrics = createOperatorMetrics(metrics.registry);
+  const events = createEventRecorder(kc, 'piggy', log);
+  const rolloutSettings = { concurrency: operator.rolloutConcurrency, timeoutMs: operator.rolloutTimeoutMs, pollIntervalMs: operator.rolloutPollIntervalMs };
   return startOperator({
     kc,
+    client: buildResourceClient(kc),
+    events,
+    metrics: operatorMetrics,
+    startRollouts: () => startRollouts({ kc, events, log, metrics: operatorMetrics, settings: rolloutSettings }),
     log,
-    registry: metrics.registry,
     fetchVersion: (ref) => source.fetchVersion(ref),
     describeCurrentVersion: (ref) => source.describeCurrentVersion(ref),
     dataHashKey: createDataHashKeyLoader({ kc, namespace: operator.lease.namespace, name: operator.dataHashKeySecret }),
+    onReadiness,
     settings: {
       watchNamespace: operator.watchNamespace,
       policy: operator.accessPolicy,
@@ -221,9 +251,7 @@ function startOperatorFor(config: Config, kc: ReturnType<typeof loadKubeConfig>,
       retryMaxMs: operator.retryMaxMs,
       updateCheckSchedule: operator.updateCheckSchedule,
       updateCheckJitterMs: operator.updateCheckJitterMs,
-      rolloutConcurrency: operator.rolloutConcurrency,
-      rolloutTimeoutMs: operator.rolloutTimeoutMs,
-      rolloutPollIntervalMs: operator.rolloutPollIntervalMs,
+      syncTimeoutMs: operator.syncTimeoutMs,
       lease: operator.lease,
     },
   });

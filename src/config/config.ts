@@ -28,6 +28,8 @@ export interface OperatorConfig {
   readonly rolloutPollIntervalMs: number;
   /** DATA_HASH_KEY_SECRET: the Secret (in the lease namespace) holding the data-hash key. */
   readonly dataHashKeySecret: string;
+  /** INFORMER_SYNC_TIMEOUT: a leader's first cache sync not done by then makes /readyz 503 (with the reason); every list call is bounded by it. */
+  readonly syncTimeoutMs: number;
   readonly lease: {
     readonly namespace: string;
     readonly name: string;
@@ -108,6 +110,8 @@ export interface Config {
   readonly tlsReloadIntervalMs: number;
   /** How long SIGTERM waits for in-flight requests before closing connections. */
   readonly shutdownTimeoutMs: number;
+  /** SHUTDOWN_DRAIN_DELAY: after SIGTERM, /readyz answers 503 while the listeners keep serving this long, then they close. */
+  readonly shutdownDrainDelayMs: number;
   /** KUBECONFIG; undefined means in-cluster config (or the client's default chain). */
   readonly kubeconfig: string | undefined;
   /** AWS_REGION: the default region; the SDK's own chain applies when unset. */
@@ -149,6 +153,7 @@ function readOperator(env: EnvReader): OperatorConfig {
     rolloutTimeoutMs: env.read('ROLLOUT_TIMEOUT', '10m', positiveDuration),
     rolloutPollIntervalMs: env.read('ROLLOUT_POLL_INTERVAL', '5s', positiveDuration),
     dataHashKeySecret: env.read('DATA_HASH_KEY_SECRET', 'piggy-data-hash-key', parseNonEmpty),
+    syncTimeoutMs: env.read('INFORMER_SYNC_TIMEOUT', '2m', positiveDuration),
     lease: {
       namespace: leaseNamespace,
       name: env.read('LEASE_NAME', 'piggy-operator', parseNonEmpty),
@@ -269,6 +274,7 @@ export function parseConfig(variables: Environment): ConfigResult {
     tlsKeyFile,
     tlsReloadIntervalMs: env.read('TLS_RELOAD_INTERVAL', '10s', positiveDuration),
     shutdownTimeoutMs: env.read('SHUTDOWN_TIMEOUT', '25s', positiveDuration),
+    shutdownDrainDelayMs: env.read('SHUTDOWN_DRAIN_DELAY', '5s', parseDuration),
     kubeconfig: env.optional('KUBECONFIG'),
     awsRegion: env.optional('AWS_REGION'),
     aws: readAws(env),

@@ -7,11 +7,13 @@ export interface InformerHandlers<T> {
   readonly onDelete?: (object: T) => void;
 }
 
-export interface RunningInformer<T> {
+export interface Informer<T> {
   get(name: string, namespace: string): T | undefined;
   list(namespace?: string): readonly T[];
   /** Resolves after the first successful list. */
   readonly synced: Promise<void>;
+  /** Starts listing and watching; the handlers see every change from the first list on. */
+  start(handlers: InformerHandlers<T>): void;
   stop(): Promise<void>;
 }
 
@@ -19,19 +21,21 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly kc: KubeConfig;
   /** The watch path, e.g. /api/v1/secrets or /apis/piggysec.com/v1alpha1/awssecrets. */
   readonly path: string;
-  readonly list: () => Promise<KubernetesListObject<T>>;
+  /** One list call, given the deadline it must answer within (a hung list is abandoned and retried). */
+  readonly list: (timeoutMs: number) => Promise<KubernetesListObject<T>>;
+  readonly listTimeoutMs: number;
   readonly labelSelector?: string;
-  readonly handlers: InformerHandlers<T>;
   readonly log: Logger;
   readonly name: string;
 }
 
 /**
  * A list+watch cache that survives what a long-running watch meets: 410 Gone (relist, handled by
- * the client), client timeouts (re-watch), and dropped connections or API server restarts
- * (restarted here with capped exponential backoff).
+ * the client), client timeouts (re-watch), a list that never answers (abandoned after
+ * `listTimeoutMs`), and dropped connections or API server restarts (restarted here with capped
+ * exponential backoff). Created idle, so its readers can be wired before its handlers run.
  */
-export function startInformer<T extends KubernetesObject>(options: InformerOptions<T>): RunningInformer<T> {
+export function createInformer<T extends KubernetesObject>(options: InformerOptions<T>): Informer<T> {
   const previous = new Map<string, T>();
   const keyOf = (object: T): string => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
   let markSynced!: () => void;
@@ -41,25 +45,14 @@ export function startInformer<T extends KubernetesObject>(options: InformerOptio
   let timer: NodeJS.Timeout | undefined;
 
   const listFn = async (): Promise<KubernetesListObject<T>> => {
-    const result = await options.list();
+    const result = await options.list(options.listTimeoutMs);
+    // A list that answers after stop() must not start a watch.
+    if (stopped) throw new Error('informer stopped');
     failures = 0;
     markSynced();
     return result;
   };
   const informer = new ListWatch<T>(options.path, new Watch(options.kc), listFn, false, options.labelSelector);
-  informer.on('add', (object) => {
-    previous.set(keyOf(object), object);
-    options.handlers.onAdd?.(object);
-  });
-  informer.on('update', (object) => {
-    const before = previous.get(keyOf(object));
-    previous.set(keyOf(object), object);
-    options.handlers.onUpdate?.(object, before);
-  });
-  informer.on('delete', (object) => {
-    previous.delete(keyOf(object));
-    options.handlers.onDelete?.(object);
-  });
   const begin = (): void => void informer.start().catch(restart);
   function restart(error: unknown): void {
     if (stopped) return;
@@ -68,12 +61,30 @@ export function startInformer<T extends KubernetesObject>(options: InformerOptio
     if (failures === 1 || failures % 10 === 0) options.log.warn({ err: error, informer: options.name, delayMs: delay }, 'watch failed, restarting');
     timer = setTimeout(begin, delay);
   }
-  informer.on('error', restart);
-  begin();
+  let started = false;
   return {
     get: (name, namespace) => informer.get(name, namespace),
     list: (namespace) => informer.list(namespace),
     synced,
+    start: (handlers) => {
+      if (started || stopped) return;
+      started = true;
+      informer.on('add', (object) => {
+        previous.set(keyOf(object), object);
+        handlers.onAdd?.(object);
+      });
+      informer.on('update', (object) => {
+        const before = previous.get(keyOf(object));
+        previous.set(keyOf(object), object);
+        handlers.onUpdate?.(object, before);
+      });
+      informer.on('delete', (object) => {
+        previous.delete(keyOf(object));
+        handlers.onDelete?.(object);
+      });
+      informer.on('error', restart);
+      begin();
+    },
     stop: async () => {
       stopped = true;
       clearTimeout(timer);

@@ -7,6 +7,7 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { classifyKubeError, isNotFound } from './errors.ts';
+import { buildTimeoutOptions } from './request-timeout.ts';
 
 export interface CustomResourceRef {
   readonly group: string;
@@ -30,11 +31,14 @@ export function buildResourceClient(kc: KubeConfig) {
     core,
     custom,
 
-    /** Lists across all namespaces, or in one when `namespace` is given. */
-    async listCustomObjects<T>(ref: CustomResourceRef, namespace?: string): Promise<CustomObjectList<T>> {
+    /** Lists across all namespaces, or in one when `namespace` is given; `timeoutMs` bounds the call (0: none). */
+    async listCustomObjects<T>(ref: CustomResourceRef, namespace?: string, timeoutMs = 0): Promise<CustomObjectList<T>> {
+      const options = buildTimeoutOptions(timeoutMs);
       try {
         const list: unknown =
-          namespace === undefined ? await custom.listClusterCustomObject({ ...ref }) : await custom.listNamespacedCustomObject({ ...ref, namespace });
+          namespace === undefined
+            ? await custom.listClusterCustomObject({ ...ref }, options)
+            : await custom.listNamespacedCustomObject({ ...ref, namespace }, options);
         return list as CustomObjectList<T>;
       } catch (error) {
         throw classifyKubeError(error, 'list', ref.plural);
@@ -51,11 +55,12 @@ export function buildResourceClient(kc: KubeConfig) {
       }
     },
 
-    async listSecrets(labelSelector: string, namespace?: string) {
+    async listSecrets(labelSelector: string, namespace?: string, timeoutMs = 0) {
+      const options = buildTimeoutOptions(timeoutMs);
       try {
         return namespace === undefined
-          ? await core.listSecretForAllNamespaces({ labelSelector })
-          : await core.listNamespacedSecret({ namespace, labelSelector });
+          ? await core.listSecretForAllNamespaces({ labelSelector }, options)
+          : await core.listNamespacedSecret({ namespace, labelSelector }, options);
       } catch (error) {
         throw classifyKubeError(error, 'list', 'secrets');
       }

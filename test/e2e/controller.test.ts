@@ -54,7 +54,7 @@ test('piggy controller serves /readyz and /metrics against the real stack and ex
     if (reply.status !== 200) throw new Error(`readyz ${reply.status}: ${reply.body}`);
     return reply;
   });
-  t.deepEqual(JSON.parse(ready.body), { ready: true, draining: false, checks: { kubernetes: true } });
+  t.deepEqual(JSON.parse(ready.body), { ready: true, draining: false, checks: { kubernetes: true, certificates: true }, reasons: {} });
   t.truthy(piggy.lines.find((line) => line.msg === 'kubernetes api reachable' && line.version === 'v1.37.2'));
 
   const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
@@ -94,11 +94,22 @@ test('a renewed certificate is served without a restart, and a broken one is ign
   t.is((await piggy.exited()).code, 0);
 });
 
-test('after SIGTERM the controller refuses new connections and exits 0', async (t) => {
-  const { piggy, tls, httpsPort } = await startController(t, { SHUTDOWN_TIMEOUT: '5s' });
-  await httpsGet(httpsPort, '/healthz', tls.cert);
+test('after SIGTERM /readyz turns 503 at once, admissions are answered for SHUTDOWN_DRAIN_DELAY, then new connections are refused and it exits 0', async (t) => {
+  const { piggy, tls, httpsPort } = await startController(t, { SHUTDOWN_TIMEOUT: '5s', SHUTDOWN_DRAIN_DELAY: '3s' });
+  await eventually(async () => {
+    if ((await httpsGet(httpsPort, '/readyz', tls.cert)).status !== 200) throw new Error('not ready yet');
+  });
   piggy.child.kill('SIGTERM');
+  const signalledAt = Date.now();
   await piggy.waitForLog((line) => line.msg === 'shutting down');
+  const draining = await httpsGet(httpsPort, '/readyz', tls.cert);
+  t.is(draining.status, 503, 'readiness fails first');
+  t.like(JSON.parse(draining.body), { ready: false, draining: true, reasons: { shutdown: 'draining before shutdown' } });
+  // A new connection during the drain still gets its admission answered.
+  const review = await httpsPost(httpsPort, '/mutate', tls.cert, JSON.stringify(plainReview()));
+  t.is(review.status, 200);
+  t.like(JSON.parse(review.body), { response: { uid: 'drain-1', allowed: true } });
+  t.true(Date.now() - signalledAt < 3_000, 'answered inside the drain delay');
   await eventually(async () => {
     const refused = await httpsGet(httpsPort, '/healthz', tls.cert).then(
       () => false,
@@ -106,8 +117,40 @@ test('after SIGTERM the controller refuses new connections and exits 0', async (
     );
     if (!refused) throw new Error('still accepting connections');
   });
+  t.true(Date.now() - signalledAt >= 3_000, 'the listener stayed open for the drain delay');
   t.is((await piggy.exited()).code, 0);
 });
+
+/** An AdmissionReview of a pod that does not opt in (the webhook allows it unchanged). */
+function plainReview(): object {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain', namespace: 'default' }, spec: { containers: [{ name: 'app', image: 'busybox' }] } };
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'drain-1',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'default',
+      operation: 'CREATE',
+      userInfo: { username: 'test' },
+      object: pod,
+      dryRun: false,
+    },
+  };
+}
+
+function httpsPost(port: number, path: string, ca: string, body: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, ca, servername: 'localhost', agent: false, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), certSubject: '' }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 test('a bad configuration exits 1 naming every bad variable, and no listener starts', async (t) => {
   const piggy = startPiggy(t, ['controller'], {

@@ -26,8 +26,8 @@ test('piggy controller as a process syncs an AWSSecret, reports it in /metrics, 
     METRICS_ADDRESS: '127.0.0.1:0',
     WATCH_NAMESPACE: namespace,
     LEASE_NAMESPACE: namespace,
-    LEASE_DURATION: '3s',
-    LEASE_RENEW_DEADLINE: '2s',
+    LEASE_DURATION: '6s',
+    LEASE_RENEW_DEADLINE: '4s',
     LEASE_RETRY_PERIOD: '500ms',
     LOG_LEVEL: 'debug',
   });
@@ -66,8 +66,8 @@ test('two controller processes: exactly one leads; killing it hands over to the 
       WATCH_NAMESPACE: namespace,
       LEASE_NAMESPACE: namespace,
       POD_NAME: identity,
-      LEASE_DURATION: '3s',
-      LEASE_RENEW_DEADLINE: '2s',
+      LEASE_DURATION: '6s',
+      LEASE_RENEW_DEADLINE: '4s',
       LEASE_RETRY_PERIOD: '300ms',
     });
   const processes = [start('replica-a'), start('replica-b')];

@@ -10,6 +10,10 @@ import { createVersionCache } from '../../src/aws/version-cache.ts';
 import type { AWSSecret, AWSSecretSpec } from '../../src/controller/awssecret.ts';
 import { startOperator, type Operator, type OperatorSettings } from '../../src/controller/operator.ts';
 import { createDataHashKeyLoader } from '../../src/kube/data-hash-key.ts';
+import { createOperatorMetrics } from '../../src/controller/operator-metrics.ts';
+import { startRollouts } from '../../src/controller/rollouts.ts';
+import { createEventRecorder } from '../../src/kube/events.ts';
+import { buildResourceClient } from '../../src/kube/resources.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { kubeConfigPath } from './stack.ts';
 import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
@@ -31,7 +35,7 @@ export interface TestOperatorOptions {
   readonly namespace: string;
   readonly kubeconfig?: string | KubeConfig;
   readonly endpoint?: string;
-  readonly settings?: Partial<OperatorSettings>;
+  readonly settings?: Partial<OperatorSettings> & { readonly rolloutConcurrency?: number; readonly rolloutTimeoutMs?: number; readonly rolloutPollIntervalMs?: number };
   readonly leaseName?: string;
   readonly identity?: string;
   readonly callsPerSecond?: number;
@@ -58,10 +62,18 @@ export function startTestOperator(t: ExecutionContext, options: TestOperatorOpti
     stageTtlMs: 0,
     callTimeoutMs: 3_000,
   });
+  const { rolloutConcurrency, rolloutTimeoutMs, rolloutPollIntervalMs, ...settings } = options.settings ?? {};
+  // The composition main.ts does, with the test's clients.
+  const metrics = createOperatorMetrics(registry);
+  const events = createEventRecorder(kc, 'piggy', log);
   const operator = startOperator({
     kc,
+    client: buildResourceClient(kc),
+    events,
+    metrics,
+    startRollouts: () =>
+      startRollouts({ kc, events, log, metrics, settings: { concurrency: rolloutConcurrency, timeoutMs: rolloutTimeoutMs, pollIntervalMs: rolloutPollIntervalMs } }),
     log,
-    registry,
     fetchVersion: (ref) => source.fetchVersion(ref),
     describeCurrentVersion: (ref) => source.describeCurrentVersion(ref),
     dataHashKey: createDataHashKeyLoader({ kc, namespace: options.namespace, name: 'piggy-data-hash-key' }),
@@ -75,15 +87,18 @@ export function startTestOperator(t: ExecutionContext, options: TestOperatorOpti
       retryMaxMs: 2_000,
       updateCheckSchedule: undefined,
       updateCheckJitterMs: 0,
+      syncTimeoutMs: 30_000,
       lease: {
         namespace: options.namespace,
         name: options.leaseName ?? 'piggy-operator',
         identity: options.identity ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-        durationMs: 3_000,
-        renewDeadlineMs: 2_000,
-        retryPeriodMs: 300,
+        // A leader that cannot renew within the deadline steps down (client-go's contract); the
+        // tests share one loaded process, so the deadline leaves room for slow calls.
+        durationMs: 15_000,
+        renewDeadlineMs: 10_000,
+        retryPeriodMs: 500,
       },
-      ...options.settings,
+      ...settings,
     },
   });
   let stopped = false;

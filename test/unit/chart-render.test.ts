@@ -36,6 +36,7 @@ test('only aws.region set: everything the controller needs, in the release names
     LISTEN_ADDRESS: ':8443',
     METRICS_ADDRESS: ':9090',
     LOG_LEVEL: 'info',
+    SHUTDOWN_DRAIN_DELAY: '5s',
   });
   t.false('AWS_ENDPOINT_URL' in env);
   t.false('WEBHOOK_CERT_EXTRA_NAMES' in env);
@@ -56,7 +57,9 @@ test('only aws.region set: everything the controller needs, in the release names
   t.like(hook, { failurePolicy: 'Fail', timeoutSeconds: 10 });
   t.is(hook?.matchConditions?.[0]?.name, 'opted-in');
   t.is(webhookOf(manifests).metadata?.annotations, undefined, 'no cert-manager annotation in auto mode');
-  t.like(podSpecOf(manifests), { serviceAccountName: 'sec-piggy', terminationGracePeriodSeconds: 35 });
+  t.like(podSpecOf(manifests), { serviceAccountName: 'sec-piggy', terminationGracePeriodSeconds: 45 });
+  t.deepEqual(containerOf(manifests)?.lifecycle, { preStop: { sleep: { seconds: 5 } } }, 'the kubelet sleeps before SIGTERM (no shell in the image)');
+  t.deepEqual(deploymentOf(manifests).spec?.strategy?.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
   t.is(podSpecOf(manifests)?.hostNetwork, undefined);
   t.is(podSpecOf(manifests)?.topologySpreadConstraints?.[0]?.labelSelector?.matchLabels?.['app.kubernetes.io/instance'], 'sec');
   t.deepEqual(ofKind(manifests, 'ServiceMonitor'), [], 'no ServiceMonitor by default');
@@ -180,6 +183,14 @@ test('extraEnv and config are appended; a variable the chart sets is refused', a
   t.regex(await renderError({ values: withRegion({ extraEnv: [{ name: 'PIGGY_ADDRESS', value: 'x' }] }) }), /extraEnv: PIGGY_ADDRESS is already set/);
 });
 
+test('shutdown values: preStop sleep, drain delay, grace period and rollingUpdate', async (t) => {
+  const manifests = await render({ values: withRegion({ shutdown: { preStopSleepSeconds: 0, drainDelay: '10s' }, terminationGracePeriodSeconds: 60, rollingUpdate: { maxUnavailable: 1, maxSurge: 1 } }) });
+  t.is(containerOf(manifests)?.lifecycle, undefined, 'no hook at 0 seconds');
+  t.like(envValues(manifests), { SHUTDOWN_DRAIN_DELAY: '10s' });
+  t.like(podSpecOf(manifests), { terminationGracePeriodSeconds: 60 });
+  t.deepEqual(deploymentOf(manifests).spec?.strategy?.rollingUpdate, { maxUnavailable: 1, maxSurge: 1 });
+});
+
 test('hostNetwork: ClusterFirstWithHostNet and the listeners on the pod IP; listen values', async (t) => {
   const manifests = await render({ values: withRegion({ hostNetwork: true, listen: { httpsPort: 18443, metricsPort: 19090 } }) });
   t.like(podSpecOf(manifests), { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' });
@@ -189,6 +200,7 @@ test('hostNetwork: ClusterFirstWithHostNet and the listeners on the pod IP; list
   t.true(at('POD_IP') < at('LISTEN_ADDRESS'), 'POD_IP is defined before $(POD_IP) uses it');
   t.like(envValues(manifests), { LISTEN_ADDRESS: '$(POD_IP):18443', METRICS_ADDRESS: '$(POD_IP):19090' });
   t.deepEqual(containerOf(manifests)?.ports?.map((port) => port.containerPort), [18443, 19090]);
+  t.deepEqual(deploymentOf(manifests).spec?.strategy?.rollingUpdate, { maxUnavailable: 1, maxSurge: 0 }, 'no surge replica that could not bind the port');
   const fixed = await render({ values: withRegion({ hostNetwork: true, listen: { address: '127.0.0.1' } }) });
   t.like(envValues(fixed), { LISTEN_ADDRESS: '127.0.0.1:8443', METRICS_ADDRESS: '127.0.0.1:9090' });
   t.false(envOf(fixed).some((entry) => entry.name === 'POD_IP'));

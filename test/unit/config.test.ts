@@ -10,6 +10,8 @@ test('defaults fill every optional variable and the config is frozen', (t) => {
   t.deepEqual(result.config.metricsAddress, { host: '', port: 9090 });
   t.is(result.config.logLevel, 'info');
   t.is(result.config.shutdownTimeoutMs, 25_000);
+  t.is(result.config.shutdownDrainDelayMs, 5_000);
+  t.is(result.config.operator.syncTimeoutMs, 120_000);
   t.is(result.config.tlsReloadIntervalMs, 10_000);
   t.is(result.config.kubeconfig, undefined);
   t.true(Object.isFrozen(result.config));
@@ -22,6 +24,8 @@ test('explicit values are parsed into their types', (t) => {
     METRICS_ADDRESS: '[::1]:9100',
     LOG_LEVEL: 'debug',
     SHUTDOWN_TIMEOUT: '1m30s',
+    SHUTDOWN_DRAIN_DELAY: '0s',
+    INFORMER_SYNC_TIMEOUT: '30s',
     TLS_RELOAD_INTERVAL: '500ms',
     KUBECONFIG: '/home/me/.kube/config',
     AWS_REGION: 'eu-west-1',
@@ -30,6 +34,8 @@ test('explicit values are parsed into their types', (t) => {
   t.deepEqual(result.config.listenAddress, { host: '127.0.0.1', port: 0 });
   t.deepEqual(result.config.metricsAddress, { host: '::1', port: 9100 });
   t.is(result.config.shutdownTimeoutMs, 90_000);
+  t.is(result.config.shutdownDrainDelayMs, 0, 'no drain delay is allowed');
+  t.is(result.config.operator.syncTimeoutMs, 30_000);
   t.is(result.config.tlsReloadIntervalMs, 500);
   t.is(result.config.kubeconfig, '/home/me/.kube/config');
   t.is(result.config.awsRegion, 'eu-west-1');

@@ -26,6 +26,8 @@ appends `config` and `extraEnv` and refuses a name that is already here.
   value: {{ printf "%s:%v" $host .Values.listen.metricsPort | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+- name: SHUTDOWN_DRAIN_DELAY
+  value: {{ .Values.shutdown.drainDelay | quote }}
 - name: AWS_REGION
   value: {{ required "aws.region is required: the default AWS region of the controller, for example --set aws.region=eu-west-1" .Values.aws.region | quote }}
 {{- with .Values.aws.endpointUrl }}
