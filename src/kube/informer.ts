@@ -46,6 +46,7 @@ export function createInformer<T extends KubernetesObject>(options: InformerOpti
 
   const listFn = async (): Promise<KubernetesListObject<T>> => {
     const result = await options.list(options.listTimeoutMs);
+    for (const item of result.items) slim(item);
     // A list that answers after stop() must not start a watch.
     if (stopped) throw new Error('informer stopped');
     failures = 0;
@@ -70,10 +71,12 @@ export function createInformer<T extends KubernetesObject>(options: InformerOpti
       if (started || stopped) return;
       started = true;
       informer.on('add', (object) => {
+        slim(object);
         previous.set(keyOf(object), object);
         handlers.onAdd?.(object);
       });
       informer.on('update', (object) => {
+        slim(object);
         const before = previous.get(keyOf(object));
         previous.set(keyOf(object), object);
         handlers.onUpdate?.(object, before);
@@ -91,4 +94,13 @@ export function createInformer<T extends KubernetesObject>(options: InformerOpti
       await informer.stop();
     },
   };
+}
+
+/**
+ * Drops what no reader of the cache uses before it is kept: `managedFields` (server-side apply's
+ * bookkeeping, often the largest part of a small object's metadata). The cache holds the very object
+ * the handlers see, so this runs before they do.
+ */
+function slim(object: KubernetesObject): void {
+  if (object.metadata !== undefined) delete object.metadata.managedFields;
 }
