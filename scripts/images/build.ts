@@ -100,11 +100,12 @@ function imageConfigs(info: Awaited<ReturnType<typeof sourceInfo>>): Record<Imag
   });
   return {
     piggy: {
-      entrypoint: [NODE_PATH, ...CONTROLLER_NODE_FLAGS, APP_BUNDLE],
+      entrypoint: [NODE_PATH, APP_BUNDLE],
       cmd: ['controller'],
       user: RUN_AS,
       workdir: '/',
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', NODE_ENV: 'production', ...CONTROLLER_ENV },
+      // The V8 flags go in NODE_OPTIONS, not the entrypoint, so a deployment can set its own (extraEnv).
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', NODE_ENV: 'production', ...CONTROLLER_ENV, NODE_OPTIONS: CONTROLLER_NODE_FLAGS.join(' ') },
       labels: labels('piggy', 'The piggy controller: AWSSecret operator and injection webhook and secret proxy'),
     },
     'piggy-env': {

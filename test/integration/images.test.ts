@@ -109,8 +109,10 @@ imagesTest('the controller image runs piggy on amd64 natively and on arm64 under
   const summary = await firstBuild();
   for (const arch of ['amd64', 'arm64'] as const) {
     const { root, config, listing } = await unpackPlatform(summary.images.piggy.layout, arch);
-    t.deepEqual(config.config.Entrypoint, [NODE_PATH, ...CONTROLLER_NODE_FLAGS, APP_BUNDLE]);
-    for (const [name, value] of Object.entries(CONTROLLER_ENV)) t.true((config.config.Env as string[]).includes(`${name}=${value}`), name);
+    t.deepEqual(config.config.Entrypoint, [NODE_PATH, APP_BUNDLE]);
+    for (const [name, value] of Object.entries({ ...CONTROLLER_ENV, NODE_OPTIONS: CONTROLLER_NODE_FLAGS.join(' ') })) {
+      t.true((config.config.Env as string[]).includes(`${name}=${value}`), name);
+    }
     t.deepEqual(config.config.Cmd, ['controller']);
     t.is(config.config.User, '65532:65532');
     const labels = config.config.Labels as Record<string, string>;
