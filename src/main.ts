@@ -125,7 +125,14 @@ function mountRoutes(
 /** POST /secret: the proxy, on the same secret source (shared cache) as the operator. */
 function mountProxy(config: Config, kc: ReturnType<typeof loadKubeConfig>, source: SecretSource, metrics: Metrics, log: Logger) {
   const router = buildProxyRouter({
-    reviewToken: createTokenReviewer(kc, { audiences: config.proxy.audiences, cacheTtlMs: config.proxy.tokenReviewCacheTtlMs, timeoutMs: config.proxy.kubeTimeoutMs }),
+    reviewToken: createTokenReviewer(kc, {
+      audiences: config.proxy.audiences,
+      acceptDefaultAudience: config.proxy.acceptLegacyPods,
+      cacheTtlMs: config.proxy.tokenReviewCacheTtlMs,
+      timeoutMs: config.proxy.kubeTimeoutMs,
+    }),
+    audiences: config.proxy.audiences,
+    acceptLegacyPods: config.proxy.acceptLegacyPods,
     readPod: buildPodReader(kc, { timeoutMs: config.proxy.kubeTimeoutMs }),
     source,
     defaults: config.injection.defaults,
@@ -156,6 +163,7 @@ function mountWebhook(
     lookupRef: buildKubeRefLookup(kc),
     resolveImage: buildResolveImage(kc, resolver),
     caBundle,
+    proxyToken: config.injection.proxyToken,
     log,
     metrics: buildWebhookMetrics(metrics.registry),
     deadlineMs: config.injection.deadlineMs,
