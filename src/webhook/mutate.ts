@@ -149,9 +149,11 @@ export function buildMutatedPod(input: MutationInput): MutationResult {
   const slots = new Map(listContainers(pod).map((slot) => [slot.key, slot]));
   const wrapped: WrappedContainer[] = [];
   const taken = new Set<string>();
-  // Only the webhook writes admission records: a hand-written one is dropped (wrapping writes its own).
-  for (const { container } of slots.values()) {
-    if (container.env?.some((item) => item.name === LAUNCHER_ENV.admission) === true) container.env = container.env.filter((item) => item.name !== LAUNCHER_ENV.admission);
+  // Only the webhook writes admission records: one in a container it does not wrap in proxy mode is
+  // dropped (wrapping replaces its own in place, so a reinvocation changes nothing).
+  const recorded = new Set(input.config.standalone ? [] : input.wraps.map((plan) => plan.key));
+  for (const [key, { container }] of slots) {
+    if (!recorded.has(key) && container.env?.some((item) => item.name === LAUNCHER_ENV.admission) === true) container.env = container.env.filter((item) => item.name !== LAUNCHER_ENV.admission);
   }
   for (const plan of input.wraps) {
     const slot = slots.get(plan.key);
@@ -163,12 +165,8 @@ export function buildMutatedPod(input: MutationInput): MutationResult {
     if (!volumes.some((volume) => volume.name === LAUNCHER_VOLUME_NAME)) {
       volumes.push({ name: LAUNCHER_VOLUME_NAME, emptyDir: { sizeLimit: LAUNCHER_VOLUME_SIZE_LIMIT } });
     }
-    if (!input.config.standalone) {
-      const token = buildProxyTokenVolume(input.proxyToken);
-      const at = volumes.findIndex((volume) => volume.name === PROXY_TOKEN_VOLUME_NAME);
-      if (at === -1) volumes.push(token);
-      else volumes[at] = token;
-    }
+    // Kept as it is when present: the API server has defaulted it (defaultMode) on reinvocation.
+    if (!input.config.standalone && !volumes.some((volume) => volume.name === PROXY_TOKEN_VOLUME_NAME)) volumes.push(buildProxyTokenVolume(input.proxyToken));
     ours.push(buildInstallContainer(input.pod, input.config, input.envImage));
     const metadata = (pod.metadata ??= {});
     const annotations = (metadata.annotations ??= {});
