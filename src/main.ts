@@ -143,7 +143,14 @@ function mountRoutes(
 /** POST /secret: the proxy, on the same secret source (shared cache) as the operator. */
 function mountProxy(config: Config, kc: ReturnType<typeof loadKubeConfig>, source: SecretSource, metrics: Metrics, log: Logger) {
   const router = buildProxyRouter({
-    reviewToken: createTokenReviewer(kc, { audiences: config.proxy.audiences, cacheTtlMs: config.proxy.tokenReviewCacheTtlMs, timeoutMs: config.proxy.kubeTimeoutMs }),
+    reviewToken: createTokenReviewer(kc, {
+      audiences: config.proxy.audiences,
+      acceptDefaultAudience: config.proxy.acceptLegacyPods,
+      cacheTtlMs: config.proxy.tokenReviewCacheTtlMs,
+      timeoutMs: config.proxy.kubeTimeoutMs,
+    }),
+    audiences: config.proxy.audiences,
+    acceptLegacyPods: config.proxy.acceptLegacyPods,
     readPod: buildPodReader(kc, { timeoutMs: config.proxy.kubeTimeoutMs }),
     source,
     defaults: config.injection.defaults,
@@ -177,6 +184,7 @@ function mountWebhook(
       resolver,
     ),
     caBundle,
+    proxyToken: config.injection.proxyToken,
     log,
     metrics: buildWebhookMetrics(metrics.registry),
     deadlineMs: config.injection.deadlineMs,

@@ -52,10 +52,7 @@ export const FILE_ANNOTATIONS = {
 } as const;
 
 export const IGNORED_ANNOTATIONS: readonly string[] = [ANNOTATIONS.skipVerifyTls, ANNOTATIONS.pspAllowPrivilegeEscalation];
-
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
-export type DnsNetwork = (typeof DNS_NETWORKS)[number];
-const DNS_NETWORKS = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6', 'ip', 'ip4', 'ip6', 'unix', 'unixgram', 'unixpacket'] as const;
 
 /** aws-secret-version: a VersionId (what the docs always promised) or a staging label (what Piggy sent). */
 export interface SecretVersion {
@@ -84,13 +81,11 @@ export interface PodConfig {
   readonly numberOfRetry: number;
   /** Go duration text, undefined when none (or zero). */
   readonly initialDelay: string | undefined;
-  readonly dnsResolver: DnsNetwork | undefined;
   readonly envImage: string | undefined;
   readonly envImagePullPolicy: PullPolicy;
   readonly resources: { readonly requests: ResourceQuantities; readonly limits: ResourceQuantities };
   readonly imagePullSecret: string | undefined;
   readonly imagePullSecretNamespace: string | undefined;
-  readonly imageSkipVerifyRegistry: boolean;
   readonly defaultSecretNamePrefix: string;
   readonly defaultSecretNameSuffix: string;
   readonly debug: boolean;
@@ -201,7 +196,6 @@ const quantity = (what: 'cpu' | 'memory') => (text: string) => {
 };
 
 const bool = (text: string) => parseBoolean(text);
-
 const FIELDS = {
   address: field(ANNOTATIONS.piggyAddress, undefined, optional(parseAddress)),
   secretName: field(ANNOTATIONS.awsSecretName, undefined, optional(pattern(SECRET_NAME, 'a Secrets Manager secret name or ARN'))),
@@ -214,7 +208,6 @@ const FIELDS = {
   ignoreNoEnv: field(ANNOTATIONS.ignoreNoEnv, 'false', bool),
   numberOfRetry: field(ANNOTATIONS.numberOfRetry, '0', (text) => parseInteger(text, 0, 100)),
   initialDelay: field(ANNOTATIONS.initialDelay, undefined, optional(parseDelay)),
-  dnsResolver: field(ANNOTATIONS.dnsResolver, undefined, optional(oneOf(DNS_NETWORKS))),
   envImage: field(ANNOTATIONS.envImage, undefined, optional(pattern(IMAGE, 'an image reference such as ghcr.io/org/piggy-env:1.0.0'))),
   envImagePullPolicy: field(ANNOTATIONS.envImagePullPolicy, 'IfNotPresent', oneOf<PullPolicy>(['Always', 'IfNotPresent', 'Never'])),
   cpuRequest: field(ANNOTATIONS.cpuRequest, '50m', quantity('cpu')),
@@ -223,13 +216,21 @@ const FIELDS = {
   memoryLimit: field(ANNOTATIONS.memoryLimit, '128Mi', quantity('memory')),
   imagePullSecret: field(ANNOTATIONS.imagePullSecret, undefined, optional(pattern(DNS_SUBDOMAIN, 'a Secret name'))),
   imagePullSecretNamespace: field(ANNOTATIONS.imagePullSecretNamespace, undefined, optional(pattern(DNS_LABEL, 'a namespace name'))),
-  imageSkipVerifyRegistry: field(ANNOTATIONS.imageSkipVerifyRegistry, 'false', bool),
   defaultSecretNamePrefix: field(ANNOTATIONS.defaultSecretNamePrefix, '', pattern(NAME_AFFIX, 'secret-name characters (A-Z a-z 0-9 / _ + = . @ -)')),
   defaultSecretNameSuffix: field(ANNOTATIONS.defaultSecretNameSuffix, '', pattern(NAME_AFFIX, 'secret-name characters (A-Z a-z 0-9 / _ + = . @ -)')),
   debug: field(ANNOTATIONS.debug, 'false', bool),
   imageFailurePolicy: field(ANNOTATIONS.imageFailurePolicy, 'deny', oneOf(['deny', 'admit'] as const)),
   imagePinDigest: field(ANNOTATIONS.imagePinDigest, 'false', bool),
 };
+
+/** Refused rather than accepted and ignored (a pod or default asking for them is denied); "false"/"" ask for nothing. */
+const REFUSED: readonly Field<undefined>[] = [
+  field(ANNOTATIONS.imageSkipVerifyRegistry, undefined, optional((text) => {
+    const parsed = parseBoolean(text);
+    return !parsed.ok || !parsed.value ? (parsed.ok ? ok(undefined) : fail(parsed.error)) : fail('piggy always verifies registry TLS: remove the annotation (trust a private CA with NODE_EXTRA_CA_CERTS on the controller, or set a command on the container so no image is read)');
+  })),
+  field(ANNOTATIONS.dnsResolver, undefined, (text) => (text.trim() === '' ? ok(undefined) : fail('is not supported: piggy-env resolves names with the system resolver, like the app; remove the annotation'))),
+];
 
 type FieldValues = { -readonly [K in keyof typeof FIELDS]: (typeof FIELDS)[K] extends Field<infer T> ? T : never };
 
@@ -239,13 +240,13 @@ export function annotationDefaultVariable(annotation: string): string {
 }
 
 /** Every annotation that has a controller-wide default. */
-export const DEFAULTABLE_ANNOTATIONS: readonly string[] = Object.values(FIELDS).map((entry) => entry.annotation);
+export const DEFAULTABLE_ANNOTATIONS: readonly string[] = [...Object.values(FIELDS), ...REFUSED].map((entry) => entry.annotation);
 
 /** Reads `AWS_REGION`, `PIGGY_ADDRESS`, `PIGGY_ENV_IMAGE`, … Blank variables count as unset. */
 export function parseAnnotationDefaults(env: Readonly<Record<string, string | undefined>>): AnnotationDefaultsResult {
   const defaults: Record<string, string> = {};
   const issues: { variable: string; problem: string }[] = [];
-  for (const entry of Object.values(FIELDS) as Field<unknown>[]) {
+  for (const entry of [...Object.values(FIELDS), ...REFUSED] as Field<unknown>[]) {
     const variable = annotationDefaultVariable(entry.annotation);
     const text = env[variable]?.trim();
     if (text === undefined || text === '') continue;
@@ -277,6 +278,10 @@ export function parsePodConfig(annotations: Annotations, defaults: AnnotationDef
     const parsed = entry.parse(text);
     if (parsed.ok) values[key] = parsed.value;
     else issues.push({ annotation: entry.annotation, problem: parsed.error });
+  }
+  for (const { annotation, parse } of REFUSED) {
+    const parsed = parse(annotations?.[annotation] ?? defaults[annotation] ?? '');
+    if (!parsed.ok) issues.push({ annotation, problem: parsed.error });
   }
   const v = values as FieldValues;
   const annotated = (name: string) => annotations?.[name] !== undefined;

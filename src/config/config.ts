@@ -74,6 +74,13 @@ export interface InjectionConfig {
   /** WEBHOOK_CA_BUNDLE_FILE: the PEM the launcher trusts for the controller; default TLS_CERT_FILE. */
   readonly caBundleFile: string;
   readonly certificates: WebhookCertConfig;
+  /** The projected token the webhook mounts for the launcher (proxy mode). */
+  readonly proxyToken: {
+    /** PROXY_TOKEN_AUDIENCE: its audience, piggy's own. */
+    readonly audience: string;
+    /** PROXY_TOKEN_EXPIRATION: its expirationSeconds (the kubelet refreshes it at 80 %). */
+    readonly expirationSeconds: number;
+  };
 }
 
 export interface ImageConfig {
@@ -89,7 +96,14 @@ export interface ImageConfig {
 export interface ProxyConfig {
   /** PROXY_ENABLED: serve POST /secret. */
   readonly enabled: boolean;
+  /** PROXY_AUDIENCES: a token must be valid for one of them (default: PROXY_TOKEN_AUDIENCE). */
   readonly audiences: readonly string[];
+  /**
+   * PROXY_ACCEPT_LEGACY_PODS: also accept pods admitted by an older piggy: their automounted token
+   * (the API server's own audience) and, for a container without an admission record, the pod's
+   * live annotations. For a migration only.
+   */
+  readonly acceptLegacyPods: boolean;
   readonly maxConcurrency: number;
   readonly maxQueued: number;
   readonly queueTimeoutMs: number;
@@ -221,6 +235,24 @@ function readWebhookCerts(env: EnvReader): WebhookCertConfig {
   };
 }
 
+/** PROXY_TOKEN_AUDIENCE's default: the audience of the tokens the webhook mounts for piggy-env. */
+export const DEFAULT_PROXY_TOKEN_AUDIENCE = 'piggysec.com';
+const MIN_TOKEN_EXPIRATION_S = 600;
+const MAX_TOKEN_EXPIRATION_S = 86_400;
+
+/** A token lifetime in whole seconds, between the kubelet's minimum (10m) and 24h. */
+function parseTokenExpiration(text: string): Parsed<number> {
+  const parsed = parseDuration(text);
+  if (!parsed.ok) return parsed;
+  if (parsed.value % 1000 !== 0) return { ok: false, error: 'must be whole seconds' };
+  const seconds = parsed.value / 1000;
+  if (seconds < MIN_TOKEN_EXPIRATION_S || seconds > MAX_TOKEN_EXPIRATION_S) return { ok: false, error: 'must be between 10m (the kubelet\'s minimum) and 24h' };
+  return { ok: true, value: seconds };
+}
+
+const AUDIENCE = /^[^\s,]{1,253}$/;
+const parseAudience = (text: string): Parsed<string> => (AUDIENCE.test(text.trim()) ? { ok: true, value: text.trim() } : { ok: false, error: 'expected one audience (no spaces or commas)' });
+
 function readInjection(env: EnvReader, variables: Environment, tlsCertFile: string | undefined, certificates: WebhookCertConfig): InjectionConfig {
   const parsed = parseAnnotationDefaults(variables);
   if (!parsed.ok) env.issues.push(...parsed.issues);
@@ -231,6 +263,10 @@ function readInjection(env: EnvReader, variables: Environment, tlsCertFile: stri
     pullSecretCacheTtlMs: env.read('PULL_SECRET_CACHE_TTL', '10s', parseDuration),
     caBundleFile: env.optional('WEBHOOK_CA_BUNDLE_FILE') ?? tlsCertFile ?? '',
     certificates,
+    proxyToken: {
+      audience: env.read('PROXY_TOKEN_AUDIENCE', DEFAULT_PROXY_TOKEN_AUDIENCE, parseAudience),
+      expirationSeconds: env.read('PROXY_TOKEN_EXPIRATION', '10m', parseTokenExpiration),
+    },
   };
 }
 
@@ -246,10 +282,12 @@ function readImage(env: EnvReader): ImageConfig {
   };
 }
 
-function readProxy(env: EnvReader): ProxyConfig {
+function readProxy(env: EnvReader, tokenAudience: string): ProxyConfig {
+  const audiences = env.read('PROXY_AUDIENCES', '', parseList);
   return {
     enabled: env.read('PROXY_ENABLED', 'true', parseBoolean),
-    audiences: env.read('PROXY_AUDIENCES', '', parseList),
+    audiences: audiences.length > 0 ? audiences : [tokenAudience],
+    acceptLegacyPods: env.read('PROXY_ACCEPT_LEGACY_PODS', 'false', parseBoolean),
     maxConcurrency: env.read('PROXY_MAX_CONCURRENCY', '64', between(1, 10_000)),
     maxQueued: env.read('PROXY_MAX_QUEUE', '1024', between(0, 100_000)),
     queueTimeoutMs: env.read('PROXY_QUEUE_TIMEOUT', '10s', positiveDuration),
@@ -266,6 +304,9 @@ export function parseConfig(variables: Environment): ConfigResult {
   const managed = certificates.mode === 'auto' ? certificates.certDir : undefined;
   const tlsCertFile = env.read('TLS_CERT_FILE', managed === undefined ? undefined : `${managed}/tls.crt`, parseNonEmpty);
   const tlsKeyFile = env.read('TLS_PRIVATE_KEY_FILE', managed === undefined ? undefined : `${managed}/tls.key`, parseNonEmpty);
+  const injection = readInjection(env, variables, tlsCertFile, certificates);
+  // Read again for the cross-checks: an invalid one is already reported.
+  const tokenAudience = parseAudience(env.optional('PROXY_TOKEN_AUDIENCE') ?? DEFAULT_PROXY_TOKEN_AUDIENCE);
   const config: Config = {
     logLevel: env.read('LOG_LEVEL', 'info', (text) => parseEnum(text, LOG_LEVELS)),
     listenAddress: env.read('LISTEN_ADDRESS', ':8443', parseHostPort),
@@ -279,10 +320,14 @@ export function parseConfig(variables: Environment): ConfigResult {
     awsRegion: env.optional('AWS_REGION'),
     aws: readAws(env),
     operator: readOperator(env),
-    injection: readInjection(env, variables, tlsCertFile, certificates),
+    injection,
     image: readImage(env),
-    proxy: readProxy(env),
+    proxy: readProxy(env, tokenAudience.ok ? tokenAudience.value : DEFAULT_PROXY_TOKEN_AUDIENCE),
   };
+  const { proxy } = config;
+  if (config.injection.enabled && proxy.enabled && tokenAudience.ok && !proxy.audiences.includes(tokenAudience.value)) {
+    env.issues.push({ variable: 'PROXY_AUDIENCES', problem: `must include PROXY_TOKEN_AUDIENCE (${injection.proxyToken.audience}): the tokens the webhook mounts would be refused` });
+  }
   if (config.operator.lease.renewDeadlineMs >= config.operator.lease.durationMs) {
     env.issues.push({ variable: 'LEASE_RENEW_DEADLINE', problem: 'must be shorter than LEASE_DURATION' });
   }

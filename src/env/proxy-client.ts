@@ -1,11 +1,12 @@
 /**
  * Proxy mode: Piggy's request to the controller. `POST ${PIGGY_ADDRESS}/secret` with the pod's
- * service-account token in `X-Token` and `{name, uid, signature, keys}`; HTTPS only, verified
+ * service-account token in `X-Token` (PIGGY_TOKEN_FILE: the projected token of piggy's audience the
+ * webhook mounts; pods admitted by an older piggy send the automounted one) and `{name, uid, signature, keys}`; HTTPS only, verified
  * against PIGGY_CA_BUNDLE alone. The answer is a JSON object of key → value; only the keys asked
  * for are kept.
  */
 import { AppError } from '../shared/errors.ts';
-import { LAUNCHER_ENV } from '../shared/injection-contract.ts';
+import { AUTOMOUNTED_TOKEN_FILE, LAUNCHER_ENV } from '../shared/injection-contract.ts';
 import { ENV_ERRORS } from './error-codes.ts';
 import type { SendHttp } from './http-request.ts';
 import type { Env } from './settings.ts';
@@ -116,7 +117,11 @@ export async function fetchProxySecrets(input: ProxyFetchInput, deps: ProxyFetch
   try {
     token = (await deps.readFile(input.tokenFile)).trim();
   } catch (error) {
-    throw new AppError(ENV_ERRORS.config, `cannot read the service-account token at ${input.tokenFile} (is automountServiceAccountToken off?)`, { cause: error });
+    const why =
+      input.tokenFile === AUTOMOUNTED_TOKEN_FILE
+        ? `no ${LAUNCHER_ENV.tokenFile} and no automounted token: re-create the pod so the piggy webhook mounts its projected token`
+        : 'the projected token the piggy webhook mounts; was the volume removed?';
+    throw new AppError(ENV_ERRORS.config, `cannot read the service-account token at ${input.tokenFile} (${why})`, { cause: error });
   }
   if (token === '') throw new AppError(ENV_ERRORS.config, `the service-account token at ${input.tokenFile} is empty`);
   const response = await deps.sendHttp({

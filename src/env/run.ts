@@ -74,7 +74,8 @@ export async function runEnvMode(args: readonly string[], deps: RunDeps): Promis
     return EXIT.usage;
   }
   for (const warning of warnings) log.warn('ignored setting', { error: warning });
-  if (deps.env[LAUNCHER_ENV.dnsResolver]) log.debug('PIGGY_DNS_RESOLVER has no effect: the launcher resolves names like the app does');
+  // Only a pod admitted by an older piggy carries it: the webhook now refuses piggy-dns-resolver.
+  if (deps.env[LAUNCHER_ENV.dnsResolver]) log.warn('ignored setting', { error: `${LAUNCHER_ENV.dnsResolver} is not supported: piggy-env resolves names with the system resolver, like the app` });
   const plan = planReferences(deps.env);
   let values: Record<string, string> = {};
   if (plan.keys.length > 0) {

@@ -4,15 +4,13 @@
  * (retries, delay, DNS) never stop the app: they fall back to the default with a warning.
  */
 import { parseBoolean, parseDuration } from '../config/parse.ts';
-import { LAUNCHER_ENV, LAUNCHER_ENV_NAMES } from '../shared/injection-contract.ts';
+import { AUTOMOUNTED_TOKEN_FILE, LAUNCHER_ENV, LAUNCHER_ENV_NAMES } from '../shared/injection-contract.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type LauncherMode = 'proxy' | 'standalone';
 
 /** Variables only the launcher reads, beyond the webhook contract (also removed from the app's env). */
 export const LAUNCHER_EXTRA_ENV = {
-  /** Path of the service-account token sent as X-Token (a projected token with another audience, tests). */
-  tokenFile: 'PIGGY_TOKEN_FILE',
   /** KongZ/piggy's standalone version variable: a VersionId (UUID) or a stage label. */
   legacySecretVersion: 'PIGGY_AWS_SECRET_VERSION',
 } as const;
@@ -20,7 +18,7 @@ export const LAUNCHER_EXTRA_ENV = {
 /** Every variable removed from the app's environment. */
 export const CONTROL_ENV_NAMES: ReadonlySet<string> = new Set<string>([...LAUNCHER_ENV_NAMES, ...Object.values(LAUNCHER_EXTRA_ENV)]);
 
-export const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export const DEFAULT_TOKEN_FILE = AUTOMOUNTED_TOKEN_FILE;
 export const MAX_ATTEMPTS = 100;
 export const MAX_INITIAL_DELAY_MS = 3_600_000;
 
@@ -101,7 +99,7 @@ export function buildLauncherSettings(env: Env, flags: LauncherFlags): { readonl
     ignoreNoEnv: readBoolean(env, LAUNCHER_ENV.ignoreNoEnv, warnings) ?? false,
     attempts: readAttempts(retryText, env[LAUNCHER_ENV.numberOfRetry] === undefined ? '--retry' : LAUNCHER_ENV.numberOfRetry, warnings),
     initialDelayMs: readDelay(delayText, env[LAUNCHER_ENV.initialDelay] === undefined ? '--initial-delay' : LAUNCHER_ENV.initialDelay, warnings),
-    tokenFile: env[LAUNCHER_EXTRA_ENV.tokenFile] || DEFAULT_TOKEN_FILE,
+    tokenFile: env[LAUNCHER_ENV.tokenFile] || DEFAULT_TOKEN_FILE,
   };
   return { settings, warnings };
 }

@@ -27,6 +27,10 @@ export interface TokenReviewResult {
   readonly audiences: readonly string[];
   /** True when the answer came from the cache (no API call). */
   readonly cached: boolean;
+  /** Accepted only for the API server's own audiences (acceptDefaultAudience). */
+  readonly defaultAudience?: boolean;
+  /** Not accepted, and the token (read unverified, for the message only) is not for any audience asked. */
+  readonly wrongAudience?: boolean;
 }
 
 export type ReviewToken = (token: string) => Promise<TokenReviewResult>;
@@ -34,6 +38,11 @@ export type ReviewToken = (token: string) => Promise<TokenReviewResult>;
 export interface TokenReviewOptions {
   /** spec.audiences; empty = the API server's default audiences (the standard service-account token). */
   readonly audiences: readonly string[];
+  /**
+   * When the token is not valid for `audiences`, review it again for the API server's own audiences
+   * (the automounted token of a pod admitted by an older piggy). Default false.
+   */
+  readonly acceptDefaultAudience?: boolean;
   /** Longest wait for the API server; default 5 s. */
   readonly timeoutMs?: number;
 }
@@ -43,16 +52,16 @@ export function buildTokenReviewApi(kc: KubeConfig, options: TokenReviewOptions)
   const api = kc.makeApiClient(AuthenticationV1Api);
   const audiences = [...options.audiences];
   const timeoutMs = options.timeoutMs ?? 5_000;
-  return async (token) => {
+  const reviewFor = async (token: string, asked: readonly string[]): Promise<TokenReviewResult> => {
     let status;
     try {
-      const spec = audiences.length === 0 ? { token } : { token, audiences };
+      const spec = asked.length === 0 ? { token } : { token, audiences: [...asked] };
       ({ status } = await api.createTokenReview({ body: { spec } }, buildTimeoutOptions(timeoutMs)));
     } catch (error) {
       throw classifyKubeError(error, 'create', 'tokenreviews');
     }
     const granted = status?.audiences ?? [];
-    const audienceOk = audiences.length === 0 || granted.some((audience) => audiences.includes(audience));
+    const audienceOk = asked.length === 0 || granted.some((audience) => asked.includes(audience));
     const user = status?.user;
     if (status?.authenticated !== true || !audienceOk || user?.username === undefined) {
       return { authenticated: false, audiences: granted, cached: false };
@@ -64,6 +73,36 @@ export function buildTokenReviewApi(kc: KubeConfig, options: TokenReviewOptions)
       cached: false,
     };
   };
+  return async (token) => {
+    const result = await reviewFor(token, audiences);
+    if (result.authenticated || audiences.length === 0) return result;
+    if (options.acceptDefaultAudience === true) {
+      const legacy = await reviewFor(token, []);
+      if (legacy.authenticated) return { ...legacy, defaultAudience: true };
+    }
+    const claimed = readTokenAudiences(token);
+    const wrongAudience = claimed !== undefined && !claimed.some((audience) => audiences.includes(audience));
+    return wrongAudience ? { ...result, wrongAudience } : result;
+  };
+}
+
+/** The token's `aud` claim, read without verifying anything: only ever used to word a refusal. */
+export function readTokenAudiences(token: string): readonly string[] | undefined {
+  const claims = readClaims(token);
+  const aud = claims?.aud;
+  if (typeof aud === 'string') return [aud];
+  return Array.isArray(aud) && aud.every((item) => typeof item === 'string') ? aud : undefined;
+}
+
+function readClaims(token: string): Record<string, unknown> | undefined {
+  const payload = token.split('.')[1];
+  if (payload === undefined || payload.length > 16_384) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? (claims as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface TokenReviewCacheOptions {
@@ -90,14 +129,8 @@ export function buildTokenKey(token: string): string {
  * to shorten a cache entry, never to accept a token. Undefined when the token is not a readable JWT.
  */
 export function readTokenExpiry(token: string): number | undefined {
-  const payload = token.split('.')[1];
-  if (payload === undefined || payload.length > 16_384) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
+  const exp = readClaims(token)?.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
 }
 
 /**

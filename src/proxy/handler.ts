@@ -1,19 +1,20 @@
 /**
- * handleSecretRequest: one parsed /secret request, in order: TokenReview → token bound to the named
- * pod → the live pod (uid, service account) → container uid and signature → which secret and the
- * namespace policy → the secret (shared cache) → PIGGY_ALLOWED_SA → the response. The decisions are
+ * handleSecretRequest: one parsed /secret request, in order: TokenReview (piggy's audience) → token
+ * bound to the named pod → the live pod (uid, service account) → the container's admission record
+ * (uid, signature, which secret) → the namespace policy → the secret (shared cache) → PIGGY_ALLOWED_SA → the response. The decisions are
  * the pure functions of this folder; this file only sequences them around the three reads. Never
  * throws for an expected failure: every outcome is an answer with the facts to log (names, never
  * values, never the token).
  */
 import type { SecretSource } from '../aws/secret-source.ts';
-import { parsePodConfig, type AnnotationDefaults } from '../config/annotations.ts';
+import { ANNOTATIONS, type AnnotationDefaults } from '../config/annotations.ts';
+import { parseBoolean } from '../config/parse.ts';
 import type { ReadPod } from '../kube/pod-reader.ts';
 import type { ReviewToken } from '../kube/token-review.ts';
 import type { AccessPolicy } from '../shared/access-policy.ts';
 import { buildRefusal, planAwsRefusal, planKubeRefusal, PROXY_ERRORS, type Refusal } from './errors.ts';
+import { planAdmittedConfig } from './admitted.ts';
 import { checkPodBinding, planCallerIdentity } from './identity.ts';
-import { checkIntegrity } from './integrity.ts';
 import type { SecretRequest } from './request.ts';
 import { buildParameterSecretMap, buildResponseBody, buildSecretMap, checkAllowedServiceAccount, type SecretMapResult } from './secret-map.ts';
 import { describeTarget, planSecretSelection, type SecretTarget } from './selection.ts';
@@ -28,6 +29,10 @@ export interface ProxyHandlerDeps {
   /** Controller-wide defaults of the piggysec.com/* annotations. */
   readonly defaults: AnnotationDefaults;
   readonly policy: AccessPolicy;
+  /** The audiences a token must be for (PROXY_AUDIENCES), named in the refusal of another audience. */
+  readonly audiences?: readonly string[];
+  /** PROXY_ACCEPT_LEGACY_PODS: containers without an admission record are judged by the live annotations. */
+  readonly acceptLegacyPods?: boolean;
   readonly onTokenReview?: (source: 'api' | 'cache') => void;
 }
 
@@ -42,6 +47,8 @@ export interface RequestFacts {
   version?: string;
   /** Number of keys returned. */
   keys?: number;
+  /** Set when the request was let through by PROXY_ACCEPT_LEGACY_PODS (what it relied on). */
+  legacy?: string;
 }
 
 export type Outcome =
@@ -59,7 +66,7 @@ export async function handleSecretRequest(request: SecretRequest, token: string,
     return refuse(planKubeRefusal(error), error);
   }
   deps.onTokenReview?.(review.cached ? 'cache' : 'api');
-  const caller = planCallerIdentity(review, request.name);
+  const caller = planCallerIdentity(review, request.name, deps.audiences);
   if (!caller.ok) return refuse(caller.refusal);
   const { identity } = caller;
   facts.namespace = identity.namespace;
@@ -74,21 +81,13 @@ export async function handleSecretRequest(request: SecretRequest, token: string,
   const binding = checkPodBinding(identity, pod);
   if (binding !== undefined || pod === undefined) return refuse(binding ?? buildRefusal(PROXY_ERRORS.podMismatch, 'the pod does not exist'));
 
-  const parsed = parsePodConfig(pod.annotations, deps.defaults, { namespace: identity.namespace });
-  // With unreadable annotations the signature is checked strictly, before anything else is said.
-  const integrity = checkIntegrity({
-    annotations: pod.annotations,
-    enforceIntegrity: parsed.ok ? parsed.config.enforceIntegrity : true,
-    uid: request.uid,
-    signature: request.signature,
-  });
-  if (integrity !== undefined) return refuse(integrity);
-  if (!parsed.ok) {
-    const problems = parsed.issues.map((issue) => `${issue.annotation}: ${issue.problem}`).join('; ');
-    return refuse(buildRefusal(PROXY_ERRORS.podConfig, `the pod's annotations are invalid: ${problems}`));
-  }
+  const admitted = planAdmittedConfig(pod, request, { acceptLegacyPods: deps.acceptLegacyPods === true, defaults: deps.defaults });
+  if (!admitted.ok) return refuse(admitted.refusal);
+  const { record } = admitted;
+  const legacy = [review.defaultAudience === true ? 'token' : '', admitted.legacy ? 'annotations' : ''].filter((part) => part !== '');
+  if (legacy.length > 0) facts.legacy = legacy.join(',');
 
-  const selection = planSecretSelection(parsed.config, identity, deps.policy);
+  const selection = planSecretSelection(record.target, identity.namespace, deps.policy);
   if (!selection.ok) return refuse(selection.refusal);
   const { target } = selection;
   const what = describeTarget(target);
@@ -102,12 +101,18 @@ export async function handleSecretRequest(request: SecretRequest, token: string,
     return refuse(planAwsRefusal(error, what), error);
   }
   if (!fetched.ok) return refuse(fetched.refusal);
-  const allowed = checkAllowedServiceAccount(fetched.map, identity, parsed.config.enforceServiceAccount, what);
+  const allowed = checkAllowedServiceAccount(fetched.map, identity, record.enforceServiceAccount || isEnforcedByController(deps.defaults), what);
   if (allowed !== undefined) return refuse(allowed);
 
   const body = buildResponseBody(fetched.map, request.keys);
   facts.keys = Object.keys(body).length;
   return { ok: true, body, facts };
+}
+
+/** The controller-wide PIGGY_ENFORCE_SERVICE_ACCOUNT: it can only raise what admission recorded. */
+function isEnforcedByController(defaults: AnnotationDefaults): boolean {
+  const parsed = parseBoolean(defaults[ANNOTATIONS.enforceServiceAccount] ?? 'false');
+  return parsed.ok && parsed.value;
 }
 
 async function fetchSecretMap(target: SecretTarget, source: ProxySecretSource, what: string): Promise<SecretMapResult> {

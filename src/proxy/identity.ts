@@ -26,6 +26,19 @@ export function buildUnauthenticated(): Refusal {
   return buildRefusal(PROXY_ERRORS.unauthenticated, 'the X-Token header is missing or the token was not accepted');
 }
 
+/**
+ * 401 for a token of another audience, typically the pod's automounted one: says what /secret wants
+ * (piggy's audience is configuration, not a secret) and what to do, names nothing of the caller.
+ */
+export function buildWrongAudience(audiences: readonly string[]): Refusal {
+  const wanted = audiences.length === 0 ? "piggy's audience" : `audience ${audiences.join(' or ')}`;
+  return buildRefusal(
+    PROXY_ERRORS.tokenAudience,
+    `the token is not issued for ${wanted}: /secret does not accept the automounted service-account token; ` +
+      'send the projected token the piggy webhook mounts (PIGGY_TOKEN_FILE): re-create pods admitted by an older piggy, or set PROXY_ACCEPT_LEGACY_PODS=true while migrating',
+  );
+}
+
 function single(values: readonly string[] | undefined): string | undefined {
   return values?.length === 1 && values[0] !== '' ? values[0] : undefined;
 }
@@ -35,7 +48,8 @@ function single(values: readonly string[] | undefined): string | undefined {
  * Not a service account (a user, a node): 403. A service-account token without pod claims (a legacy
  * Secret-based token, or a TokenRequest not bound to a pod): 403. Bound to another pod: 403.
  */
-export function planCallerIdentity(review: TokenReviewResult, requestedPod: string): IdentityResult {
+export function planCallerIdentity(review: TokenReviewResult, requestedPod: string, audiences: readonly string[] = []): IdentityResult {
+  if (!review.authenticated && review.wrongAudience === true) return { ok: false, refusal: buildWrongAudience(audiences) };
   if (!review.authenticated || review.user === undefined) return { ok: false, refusal: buildUnauthenticated() };
   const match = SERVICE_ACCOUNT_USER.exec(review.user.username);
   if (match === null) {

@@ -29,9 +29,13 @@ export function checkIntegrity(input: IntegrityInput): Refusal | undefined {
     return buildRefusal(PROXY_ERRORS.integrity, `the pod has no valid ${PIGGY_UID_ANNOTATION} annotation (was it mutated by the piggy webhook?)`);
   }
   if (!Object.hasOwn(recorded, input.uid)) return buildRefusal(PROXY_ERRORS.integrity, 'the uid is not one of the pod\'s containers');
-  if (!input.enforceIntegrity) return undefined;
-  const expected = recorded[input.uid] ?? '';
-  if (expected === '' || input.signature === '' || !isSameText(expected, input.signature.toLowerCase())) {
+  return checkSignature(recorded[input.uid] ?? '', input.signature, input.enforceIntegrity);
+}
+
+/** The request's signature against the recorded one; an empty one on either side never matches. */
+export function checkSignature(expected: string, signature: string, enforceIntegrity: boolean): Refusal | undefined {
+  if (!enforceIntegrity) return undefined;
+  if (expected === '' || signature === '' || !isSameText(expected, signature.toLowerCase())) {
     return buildRefusal(PROXY_ERRORS.integrity, 'the command signature does not match the one recorded for this container');
   }
   return undefined;

@@ -64,6 +64,19 @@ export const FILES_VOLUME_NAME = 'piggy-secret-files';
 export const FILES_ARGS: readonly string[] = ['write-files'];
 
 export const PIGGY_UID_ANNOTATION = 'piggysec.com/piggy-uid';
+
+/**
+ * Proxy mode: the launcher proves its pod with a projected service-account token of piggy's own
+ * audience (PROXY_TOKEN_AUDIENCE), not the automounted one (which any service receiving it could
+ * replay to /secret, and which pods with automountServiceAccountToken: false do not have). Volume
+ * `piggy-token` (projected serviceAccountToken, short expiry, the kubelet refreshes it), mounted
+ * read-only at this folder in every wrapped container; PIGGY_TOKEN_FILE names the file.
+ */
+export const PROXY_TOKEN_VOLUME_NAME = 'piggy-token';
+export const PROXY_TOKEN_MOUNT_PATH = '/var/run/secrets/piggysec.com/serviceaccount';
+export const PROXY_TOKEN_FILE_NAME = 'token';
+/** The token file of launchers that get no PIGGY_TOKEN_FILE (pods admitted by an older piggy). */
+export const AUTOMOUNTED_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 /** A value of this form (whole value, case-sensitive) is resolved by the launcher. */
 export const PIGGY_REFERENCE_PREFIX = 'piggy:';
 
@@ -82,6 +95,10 @@ export const LAUNCHER_ENV = {
   address: 'PIGGY_ADDRESS',
   /** Proxy mode: PEM certificates (one or more) the launcher trusts for PIGGY_ADDRESS, instead of the system roots. */
   caBundle: 'PIGGY_CA_BUNDLE',
+  /** Proxy mode: the projected token sent as X-Token; unset: AUTOMOUNTED_TOKEN_FILE. */
+  tokenFile: 'PIGGY_TOKEN_FILE',
+  /** Proxy mode: what admission recorded for this container (src/shared/admission-record.ts); read by the proxy from the pod spec. */
+  admission: 'PIGGY_ADMISSION',
   /** The container's uid (32 lower-case hex), the key of its entry in the piggy-uid annotation. */
   uid: 'PIGGY_UID',
   /** Downward API metadata.name. */
@@ -93,7 +110,7 @@ export const LAUNCHER_ENV = {
   numberOfRetry: 'PIGGY_NUMBER_OF_RETRY',
   /** Go duration to wait before the first fetch. */
   initialDelay: 'PIGGY_INITIAL_DELAY',
-  /** tcp, tcp4, tcp6, udp, udp4, udp6, ip, ip4, ip6, unix, unixgram, unixpacket. */
+  /** Never injected (piggy-dns-resolver is refused at admission); listed so the launcher strips it. */
   dnsResolver: 'PIGGY_DNS_RESOLVER',
   /** File mode: JSON array of FileSecretSpec. */
   files: 'PIGGY_FILES',

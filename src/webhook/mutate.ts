@@ -1,6 +1,8 @@
 /**
  * The pod mutation: wrap the planned containers with the launcher, add the launcher volume and the
- * install init container, record `piggysec.com/piggy-uid`, and add file mode. Works on a copy and
+ * install init container, record `piggysec.com/piggy-uid`, and add file mode. Proxy mode also gets
+ * the projected token of piggy's audience (volume `piggy-token`, PIGGY_TOKEN_FILE) and, in each
+ * wrapped container's env, the admission record `/secret` trusts (PIGGY_ADMISSION). Works on a copy and
  * is idempotent: applying it to its own output changes nothing. Pure (ids come from `newUid`).
  */
 import type { PodConfig } from '../config/annotations.ts';
@@ -10,10 +12,14 @@ import {
   LAUNCHER_VOLUME_NAME,
   LAUNCHER_VOLUME_SIZE_LIMIT,
   PIGGY_UID_ANNOTATION,
+  PROXY_TOKEN_FILE_NAME,
+  PROXY_TOKEN_MOUNT_PATH,
+  PROXY_TOKEN_VOLUME_NAME,
   buildCommandSignature,
   formatPiggyUids,
   isContainerUid,
 } from '../shared/injection-contract.ts';
+import { buildSecretTarget, formatAdmissionRecord } from '../shared/admission-record.ts';
 import { buildWrappedCommand } from './command.ts';
 import { applyFileVolume, buildFilesContainer, type FilePlan } from './file-mode.ts';
 import { buildInstallContainer, placeInitContainers } from './init-containers.ts';
@@ -30,6 +36,8 @@ export interface WrapPlan {
 
 export interface MutationInput {
   readonly pod: Pod;
+  /** The pod's namespace (metadata.namespace may be empty at admission). */
+  readonly namespace: string;
   readonly config: PodConfig;
   /** Containers to wrap, including those already wrapped (refreshed in place). */
   readonly wraps: readonly WrapPlan[];
@@ -39,6 +47,21 @@ export interface MutationInput {
   readonly caBundle: string | undefined;
   readonly filePlan: FilePlan | undefined;
   readonly newUid: () => string;
+  /** Proxy mode: the projected token the launcher sends (PROXY_TOKEN_AUDIENCE, PROXY_TOKEN_EXPIRATION). */
+  readonly proxyToken: ProxyTokenSettings;
+}
+
+export interface ProxyTokenSettings {
+  readonly audience: string;
+  readonly expirationSeconds: number;
+}
+
+/** Proxy mode's facts of one wrapped container, recorded into its env. */
+export interface RecordFacts {
+  readonly signature: string;
+  /** Where the pod runs: the default secret name is `${prefix}${namespace}/${serviceAccount}${suffix}`. */
+  readonly namespace: string;
+  readonly serviceAccount: string;
 }
 
 export interface WrappedContainer {
@@ -53,7 +76,7 @@ export interface MutationResult {
 }
 
 /** The `PIGGY_*` env of a wrapped container (names and values are the contract of injection-contract.ts). */
-export function buildLauncherEnv(config: PodConfig, uid: string, caBundle: string | undefined): EnvVar[] {
+export function buildLauncherEnv(config: PodConfig, uid: string, caBundle: string | undefined, facts?: RecordFacts): EnvVar[] {
   const env: EnvVar[] = [];
   const add = (name: string, value: string | undefined) => {
     if (value !== undefined && value !== '') env.push({ name, value });
@@ -71,10 +94,20 @@ export function buildLauncherEnv(config: PodConfig, uid: string, caBundle: strin
     add(LAUNCHER_ENV.address, config.address);
     env.push({ name: LAUNCHER_ENV.podName, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } });
     add(LAUNCHER_ENV.caBundle, caBundle);
+    add(LAUNCHER_ENV.tokenFile, `${PROXY_TOKEN_MOUNT_PATH}/${PROXY_TOKEN_FILE_NAME}`);
+    if (facts !== undefined) {
+      const record = {
+        uid,
+        signature: facts.signature,
+        target: buildSecretTarget(config, facts.namespace, facts.serviceAccount),
+        enforceIntegrity: config.enforceIntegrity,
+        enforceServiceAccount: config.enforceServiceAccount,
+      };
+      add(LAUNCHER_ENV.admission, formatAdmissionRecord(record));
+    }
   }
   add(LAUNCHER_ENV.uid, uid);
   if (config.ignoreNoEnv) add(LAUNCHER_ENV.ignoreNoEnv, 'true');
-  add(LAUNCHER_ENV.dnsResolver, config.dnsResolver);
   add(LAUNCHER_ENV.initialDelay, config.initialDelay);
   if (config.numberOfRetry > 0) add(LAUNCHER_ENV.numberOfRetry, String(config.numberOfRetry));
   return env;
@@ -89,12 +122,25 @@ function wrapContainer(container: Container, plan: WrapPlan, input: MutationInpu
   container.command = command;
   container.args = args;
   if (plan.image !== undefined) container.image = plan.image;
-  for (const item of buildLauncherEnv(input.config, uid, input.caBundle)) upsertEnv(container, item);
+  const signature = buildCommandSignature(plan.template);
+  const facts = { signature, namespace: input.namespace, serviceAccount: input.pod.spec?.serviceAccountName ?? 'default' };
+  for (const item of buildLauncherEnv(input.config, uid, input.caBundle, facts)) upsertEnv(container, item);
   const mounts = (container.volumeMounts ??= []);
   if (!mounts.some((mount) => mount.name === LAUNCHER_VOLUME_NAME)) {
     mounts.push({ name: LAUNCHER_VOLUME_NAME, mountPath: LAUNCHER_MOUNT_PATH, readOnly: true });
   }
-  return { key: plan.key, uid, signature: buildCommandSignature(plan.template) };
+  if (!input.config.standalone && !mounts.some((mount) => mount.name === PROXY_TOKEN_VOLUME_NAME)) {
+    mounts.push({ name: PROXY_TOKEN_VOLUME_NAME, mountPath: PROXY_TOKEN_MOUNT_PATH, readOnly: true });
+  }
+  return { key: plan.key, uid, signature };
+}
+
+/** The projected token of piggy's audience; refreshed by the kubelet, present even without automount. */
+export function buildProxyTokenVolume(settings: ProxyTokenSettings): NonNullable<NonNullable<Pod['spec']>['volumes']>[number] {
+  return {
+    name: PROXY_TOKEN_VOLUME_NAME,
+    projected: { sources: [{ serviceAccountToken: { audience: settings.audience, expirationSeconds: settings.expirationSeconds, path: PROXY_TOKEN_FILE_NAME } }] },
+  };
 }
 
 export function buildMutatedPod(input: MutationInput): MutationResult {
@@ -103,6 +149,12 @@ export function buildMutatedPod(input: MutationInput): MutationResult {
   const slots = new Map(listContainers(pod).map((slot) => [slot.key, slot]));
   const wrapped: WrappedContainer[] = [];
   const taken = new Set<string>();
+  // Only the webhook writes admission records: one in a container it does not wrap in proxy mode is
+  // dropped (wrapping replaces its own in place, so a reinvocation changes nothing).
+  const recorded = new Set(input.config.standalone ? [] : input.wraps.map((plan) => plan.key));
+  for (const [key, { container }] of slots) {
+    if (!recorded.has(key) && container.env?.some((item) => item.name === LAUNCHER_ENV.admission) === true) container.env = container.env.filter((item) => item.name !== LAUNCHER_ENV.admission);
+  }
   for (const plan of input.wraps) {
     const slot = slots.get(plan.key);
     if (slot !== undefined) wrapped.push(wrapContainer(slot.container, plan, input, taken));
@@ -113,6 +165,8 @@ export function buildMutatedPod(input: MutationInput): MutationResult {
     if (!volumes.some((volume) => volume.name === LAUNCHER_VOLUME_NAME)) {
       volumes.push({ name: LAUNCHER_VOLUME_NAME, emptyDir: { sizeLimit: LAUNCHER_VOLUME_SIZE_LIMIT } });
     }
+    // Kept as it is when present: the API server has defaulted it (defaultMode) on reinvocation.
+    if (!input.config.standalone && !volumes.some((volume) => volume.name === PROXY_TOKEN_VOLUME_NAME)) volumes.push(buildProxyTokenVolume(input.proxyToken));
     ours.push(buildInstallContainer(input.pod, input.config, input.envImage));
     const metadata = (pod.metadata ??= {});
     const annotations = (metadata.annotations ??= {});

@@ -21,7 +21,6 @@ export interface ImageRequestContext {
   readonly imagePullSecrets: readonly string[];
   /** piggysec.com/image-pull-secret, in image-pull-secret-namespace (default: the pod's). */
   readonly extraPullSecret: { readonly name: string; readonly namespace: string } | undefined;
-  readonly skipVerifyRegistry: boolean;
   readonly imagePullPolicy: string | undefined;
   /** From the pod's nodeSelector (kubernetes.io/os, kubernetes.io/arch) when it pins one. */
   readonly platform: { readonly os: string; readonly architecture: string } | undefined;
@@ -123,7 +122,6 @@ function imageContext(pod: Pod, namespace: string, config: PodConfig, signal: Ab
     // Piggy prepended empty names here and failed every pod with imagePullSecrets; only real names pass.
     imagePullSecrets: (pod.spec?.imagePullSecrets ?? []).map((ref) => ref.name ?? '').filter((name) => name !== ''),
     extraPullSecret: config.imagePullSecret === undefined ? undefined : { name: config.imagePullSecret, namespace: config.imagePullSecretNamespace ?? namespace },
-    skipVerifyRegistry: config.imageSkipVerifyRegistry,
     platform: architecture === undefined ? undefined : { os, architecture },
     signal,
   };

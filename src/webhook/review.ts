@@ -10,7 +10,7 @@ import { buildAllowed, buildDenied, parseAdmissionReview, type AdmissionReview }
 import { REASONS, decideAdmission, type Reason } from './decide.ts';
 import { diffJson } from './json-patch.ts';
 import type { WebhookMetrics } from './metrics.ts';
-import { buildMutatedPod } from './mutate.ts';
+import { buildMutatedPod, type ProxyTokenSettings } from './mutate.ts';
 import { planMutation, type PlanDeps } from './plan.ts';
 import { podDisplayName } from './pod.ts';
 
@@ -19,6 +19,8 @@ export interface WebhookDeps extends PlanDeps {
   readonly defaults: AnnotationDefaults;
   /** The PEM the launcher trusts for the controller's certificate; read per admission (it rotates). */
   readonly caBundle?: () => string | undefined;
+  /** The projected token mounted for the launcher in proxy mode (PROXY_TOKEN_AUDIENCE, PROXY_TOKEN_EXPIRATION). */
+  readonly proxyToken?: ProxyTokenSettings;
   /** A fresh container uid (32 hex); random by default. */
   readonly newUid?: () => string;
   readonly log: Logger;
@@ -33,6 +35,9 @@ export const WEBHOOK_ERRORS = {
   unavailable: 'ERR_WEBHOOK_UNAVAILABLE',
   internal: 'ERR_WEBHOOK_INTERNAL',
 } as const;
+
+/** The controller's defaults (config.ts): piggy's audience, the kubelet's shortest expiry. */
+const DEFAULT_PROXY_TOKEN: ProxyTokenSettings = { audience: 'piggysec.com', expirationSeconds: 600 };
 
 export type AdmissionResult = 'mutated' | 'allowed' | 'denied' | 'malformed' | 'error';
 
@@ -91,7 +96,9 @@ async function review(
   const newUid = deps.newUid ?? (() => buildContainerUid(randomUUID()));
   const mutated = buildMutatedPod({
     pod,
+    namespace,
     config,
+    proxyToken: deps.proxyToken ?? DEFAULT_PROXY_TOKEN,
     wraps: plan.wraps,
     envImage: config.envImage ?? '',
     caBundle: config.standalone ? undefined : deps.caBundle?.(),

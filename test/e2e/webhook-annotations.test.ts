@@ -109,13 +109,12 @@ test('standalone: PIGGY_STANDALONE and no proxy variables (no address, CA or pod
   assertWrapped(t, stored, 'app', ['/app']);
 });
 
-test('piggy-ignore-no-env, piggy-number-of-retry, piggy-initial-delay, piggy-dns-resolver and debug reach the launcher', effect, () => ({
+test('piggy-ignore-no-env, piggy-number-of-retry, piggy-initial-delay and debug reach the launcher', effect, () => ({
   annotations: {
     ...BASE(),
     'piggysec.com/piggy-ignore-no-env': 'true',
     'piggysec.com/piggy-number-of-retry': '3',
     'piggysec.com/piggy-initial-delay': '1m30s',
-    'piggysec.com/piggy-dns-resolver': 'tcp4',
     'piggysec.com/debug': 'true',
   },
   env: {
@@ -125,7 +124,6 @@ test('piggy-ignore-no-env, piggy-number-of-retry, piggy-initial-delay, piggy-dns
     PIGGY_IGNORE_NO_ENV: 'true',
     PIGGY_NUMBER_OF_RETRY: '3',
     PIGGY_INITIAL_DELAY: '1m30s',
-    PIGGY_DNS_RESOLVER: 'tcp4',
     PIGGY_DEBUG: 'true',
   },
 }));
@@ -149,12 +147,12 @@ test('piggy-env-image, its pull policy and the four resource annotations shape i
   install: { image: 'ghcr.io/example/piggy-env:9.9.9', imagePullPolicy: 'Always', resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '1', memory: '1Gi' } } },
 }));
 
-test('proxy-side settings (enforce-integrity, enforce-service-account, default-secret-name suffix, image-skip-verify-registry, own pull-secret namespace) are accepted and inject nothing', effect, () => ({
+test('proxy-side settings (enforce-integrity, enforce-service-account, default-secret-name suffix, image-skip-verify-registry "false", own pull-secret namespace) are accepted and inject no launcher variable (they are in the admission record)', effect, () => ({
   annotations: {
     'piggysec.com/piggy-enforce-integrity': 'false',
     'piggysec.com/piggy-enforce-service-account': 'true',
     'piggysec.com/piggy-default-secret-name-suffix': '-suffix',
-    'piggysec.com/image-skip-verify-registry': 'true',
+    'piggysec.com/image-skip-verify-registry': 'false',
     'piggysec.com/image-pull-secret-namespace': namespace,
     'piggysec.com/image-pull-secret': 'regcred',
     'piggysec.com/piggy-address': 'https://piggy.example.svc',

@@ -71,6 +71,12 @@ test('every malformed annotation value denies the pod, and the message names eac
   t.regex(message, /must be an https URL/);
 });
 
+test('the Piggy options piggy refuses rather than ignore: image-skip-verify-registry "true" and piggy-dns-resolver deny the pod through the real API server', async (t) => {
+  const message = await createPodDenied(namespace, annotatedPod({ 'piggysec.com/aws-secret-name': `${namespace}/app`, 'piggysec.com/image-skip-verify-registry': 'true', 'piggysec.com/piggy-dns-resolver': 'tcp4' }));
+  t.regex(message, /annotation piggysec\.com\/piggy-dns-resolver: is not supported: piggy-env resolves names with the system resolver/);
+  t.regex(message, /annotation piggysec\.com\/image-skip-verify-registry: piggy always verifies registry TLS/);
+});
+
 test('one malformed value among valid ones is enough: it never silently becomes false or zero', async (t) => {
   for (const [annotation, value] of [['piggysec.com/standalone', 'ture'], ['piggysec.com/piggy-number-of-retry', 'three'], ['piggysec.com/piggy-env-resource-memory-limit', '64MB']]) {
     const message = await createPodDenied(namespace, annotatedPod({ 'piggysec.com/aws-secret-name': `${namespace}/app`, [annotation ?? '']: value ?? '' }));
@@ -134,7 +140,6 @@ test('controller-wide defaults apply to every pod, and an annotation wins over i
     namespace: own,
     env: {
       PIGGY_NUMBER_OF_RETRY: '5',
-      PIGGY_DNS_RESOLVER: 'udp',
       DEBUG: 'true',
       PIGGY_IGNORE_NO_ENV: 'true',
       PIGGY_ENV_IMAGE_PULL_POLICY: 'Always',
@@ -153,10 +158,10 @@ test('controller-wide defaults apply to every pod, and an annotation wins over i
       'piggysec.com/aws-ssm-parameter-path': '',
     })),
   ]);
-  t.like(envOf(containerOf(defaulted, 'app')), { PIGGY_NUMBER_OF_RETRY: '5', PIGGY_DNS_RESOLVER: 'udp', PIGGY_DEBUG: 'true', PIGGY_IGNORE_NO_ENV: 'true', PIGGY_AWS_SSM_PARAMETER_PATH: '/defaults/path' });
+  t.like(envOf(containerOf(defaulted, 'app')), { PIGGY_NUMBER_OF_RETRY: '5', PIGGY_DEBUG: 'true', PIGGY_IGNORE_NO_ENV: 'true', PIGGY_AWS_SSM_PARAMETER_PATH: '/defaults/path' });
   t.like(containerOf(defaulted, 'install-piggy-env'), { imagePullPolicy: 'Always', resources: { limits: { memory: '256Mi' } } });
   const env = envOf(containerOf(overridden, 'app'));
-  t.like(env, { PIGGY_NUMBER_OF_RETRY: '2', PIGGY_DNS_RESOLVER: 'udp' });
+  t.like(env, { PIGGY_NUMBER_OF_RETRY: '2' });
   t.is(env.PIGGY_DEBUG, undefined);
   t.is(env.PIGGY_IGNORE_NO_ENV, undefined);
   t.is(env.PIGGY_AWS_SSM_PARAMETER_PATH, undefined, 'an empty annotation unsets the default');

@@ -1,5 +1,6 @@
 // What the journeys read back from the real nodes: the replicas' metrics, the apps' output, the
 // managed Secrets over time; and the Deployments they apply.
+import { request as httpsRequest } from 'node:https';
 import { httpGet } from '../../scripts/local/procs.ts';
 import { appOutput, envDigests, fileDigests, runningPods, type Installation } from './journey.ts';
 import { kube } from './kube.ts';
@@ -90,3 +91,15 @@ export function watchSecrets(namespace: string): { stop: () => Promise<string[]>
 export const readyReason = (awsSecret: { status?: { conditions?: { type: string; status: string; reason?: string }[] } }): string =>
   awsSecret.status?.conditions?.find((c) => c.type === 'Ready')?.reason ?? 'none';
 
+/** POST /secret to a controller replica on loopback, trusting the CA the webhook gave the pod. */
+export function postSecret(port: number, ca: string, token: string, body: object): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/secret', method: 'POST', ca, headers: { 'content-type': 'application/json', 'x-token': token } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}

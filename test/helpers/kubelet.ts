@@ -35,7 +35,7 @@ export interface ImageEntry {
 
 /** What a test changes to play an attacker or a broken node; by container name. */
 export interface ContainerOverride {
-  /** The token file's content instead of this pod's own token. */
+  /** The content of every token file the container sees (automounted and projected) instead of this pod's own tokens. */
   readonly token?: string;
   /** Replaces the argv the kubelet computed (a process that calls the launcher differently). */
   readonly argv?: (argv: readonly string[]) => readonly string[];
@@ -155,6 +155,14 @@ export function createKubelet(workDir: string, images: Readonly<Record<string, I
     const binds: Bind[] = [...(image.binds ?? [])];
     for (const mount of container.volumeMounts ?? []) {
       if (isServiceAccountVolume(mount.name)) continue;
+      const projected = pod.spec?.volumes?.find((volume) => volume.name === mount.name)?.projected;
+      if (override.token !== undefined && projected !== undefined) {
+        const own = join(podDir, 'override', container.name, mount.name);
+        await mkdir(own, { recursive: true, mode: 0o777 });
+        for (const source of projected.sources ?? []) if (source.serviceAccountToken) await writeFile(join(own, source.serviceAccountToken.path), override.token, { mode: 0o644 });
+        binds.push({ source: own, target: mount.mountPath, readOnly: true });
+        continue;
+      }
       const folder = folders.get(mount.name);
       if (folder === undefined) throw new Error(`${container.name} mounts ${mount.name}, which the pod does not declare`);
       binds.push({ source: mount.subPath === undefined ? folder : join(folder, mount.subPath), target: mount.mountPath, readOnly: mount.readOnly === true });

@@ -12,10 +12,11 @@ import { createCallBudget } from '../../src/aws/call-budget.ts';
 import { createAwsClients } from '../../src/aws/clients.ts';
 import { createSecretSource, type SecretSource, type SecretVersionValue } from '../../src/aws/secret-source.ts';
 import { createVersionCache } from '../../src/aws/version-cache.ts';
-import type { AnnotationDefaults } from '../../src/config/annotations.ts';
+import { parsePodConfig, type AnnotationDefaults } from '../../src/config/annotations.ts';
 import { buildPodReader, type PodSnapshot, type ReadPod } from '../../src/kube/pod-reader.ts';
 import { createTokenReviewer, type ReviewToken, type TokenReviewResult } from '../../src/kube/token-review.ts';
 import { buildProxyRouter } from '../../src/proxy/router.ts';
+import { buildLauncherEnv } from '../../src/webhook/mutate.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { startHttpsListener } from '../../src/server/https-listener.ts';
 import { buildCommandSignature, formatPiggyUids, PIGGY_UID_ANNOTATION } from '../../src/shared/injection-contract.ts';
@@ -77,6 +78,22 @@ export function signedContainer(uid: string, template: readonly string[] = ['/ap
 
 export function piggyUidAnnotation(containers: readonly SignedContainer[]): Record<string, string> {
   return { [PIGGY_UID_ANNOTATION]: formatPiggyUids(Object.fromEntries(containers.map((item) => [item.uid, item.signature]))) };
+}
+
+/**
+ * The literal env the webhook writes into a wrapped container (the webhook's own buildLauncherEnv):
+ * PIGGY_UID and, in proxy mode, the admission record /secret trusts. Invalid annotations (which the
+ * webhook would deny) give PIGGY_UID alone: a container without a record.
+ */
+export function admittedEnv(
+  container: SignedContainer,
+  pod: { readonly namespace: string; readonly serviceAccount: string; readonly annotations?: Record<string, string>; readonly defaults?: AnnotationDefaults },
+): Record<string, string> {
+  const annotations = { ...piggyUidAnnotation([container]), ...pod.annotations };
+  const parsed = parsePodConfig(annotations, pod.defaults ?? {}, { namespace: pod.namespace });
+  if (!parsed.ok) return { PIGGY_UID: container.uid };
+  const env = buildLauncherEnv(parsed.config, container.uid, undefined, { signature: container.signature, namespace: pod.namespace, serviceAccount: pod.serviceAccount });
+  return Object.fromEntries(env.flatMap((item) => (typeof item.value === 'string' ? [[item.name, item.value] as const] : [])));
 }
 
 /** In-memory fakes for the handler: tokens → reviews, pods by namespace/name, secrets by id. */
@@ -171,6 +188,7 @@ export interface ProxyOptions {
   readonly defaults?: AnnotationDefaults;
   readonly policy?: readonly string[];
   readonly audiences?: readonly string[];
+  readonly acceptLegacyPods?: boolean;
   readonly tokenReviewCacheTtlMs?: number;
   readonly maxConcurrency?: number;
   readonly maxQueued?: number;
@@ -221,7 +239,9 @@ export async function startProxy(t: ExecutionContext | undefined, kc: KubeConfig
     callTimeoutMs: 5_000,
   });
   const router = buildProxyRouter({
-    reviewToken: createTokenReviewer(kc, { audiences: options.audiences ?? [], cacheTtlMs: options.tokenReviewCacheTtlMs ?? 0 }),
+    reviewToken: createTokenReviewer(kc, { audiences: options.audiences ?? [], acceptDefaultAudience: options.acceptLegacyPods === true, cacheTtlMs: options.tokenReviewCacheTtlMs ?? 0 }),
+    audiences: options.audiences ?? [],
+    acceptLegacyPods: options.acceptLegacyPods === true,
     readPod: buildPodReader(kc),
     source,
     defaults: options.defaults ?? {},
@@ -267,7 +287,7 @@ export async function startProxy(t: ExecutionContext | undefined, kc: KubeConfig
   return { port: listener.port, registry: metrics.registry, source, logs: captured.text, logLines: captured.lines, send, metric, close };
 }
 
-/** A pod as the webhook leaves it: annotations (piggy-uid included), a service account; Pending forever (no scheduler). */
+/** A pod as the webhook leaves it: annotations (piggy-uid included), each container's admission env, a service account; Pending forever (no scheduler). */
 export interface PiggyPod {
   readonly namespace: string;
   readonly name: string;
@@ -282,16 +302,19 @@ export async function createServiceAccount(namespace: string, name: string): Pro
 
 export async function createPiggyPod(
   namespace: string,
-  options: { name?: string; serviceAccount: string; annotations?: Record<string, string>; containers?: readonly SignedContainer[] },
+  options: { name?: string; serviceAccount: string; annotations?: Record<string, string>; containers?: readonly SignedContainer[]; defaults?: AnnotationDefaults; withoutRecord?: boolean },
 ): Promise<PiggyPod> {
   const containers = options.containers ?? [signedContainer(newContainerUid())];
+  const envOf = (item: SignedContainer) =>
+    Object.entries(options.withoutRecord === true ? { PIGGY_UID: item.uid } : admittedEnv(item, { namespace, serviceAccount: options.serviceAccount, ...(options.annotations === undefined ? {} : { annotations: options.annotations }), ...(options.defaults === undefined ? {} : { defaults: options.defaults }) }))
+      .map(([name, value]) => ({ name, value }));
   const pod = await kube().core.createNamespacedPod({
     namespace,
     body: {
       metadata: { name: options.name ?? uniqueName('app'), annotations: { ...piggyUidAnnotation(containers), ...options.annotations } },
       spec: {
         serviceAccountName: options.serviceAccount,
-        containers: containers.map((item, index) => ({ name: `c${index}`, image: 'busybox', command: ['/piggy/piggy-env'], args: ['--', ...item.template] })),
+        containers: containers.map((item, index) => ({ name: `c${index}`, image: 'busybox', command: ['/piggy/piggy-env'], args: ['--', ...item.template], env: envOf(item) })),
       },
     },
   });

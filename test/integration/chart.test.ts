@@ -1,12 +1,17 @@
 // charts/piggy against the real API server: helm lint, server-side dry runs of several renders
 // (CRD included), and a real helm install and uninstall whose grants are checked with can-i.
-import test from 'ava';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
 import { stringify } from 'yaml';
+import { startWebhookCertificates } from '../../src/kube/webhook-certificates.ts';
+import { createLogger } from '../../src/shared/logger.ts';
 import { CHART_DIR, renderChart } from '../../scripts/chart-render.ts';
 import { run } from '../../scripts/local/procs.ts';
 import { helmBinary, parseManifests } from '../helpers/chart.ts';
-import { createTestNamespace } from '../helpers/kube.ts';
-import { kubeConfigPath, kubectl, uniqueName } from '../helpers/stack.ts';
+import { createTestNamespace, kube } from '../helpers/kube.ts';
+import { eventually, kubeConfigPath, kubectl, uniqueName } from '../helpers/stack.ts';
 
 const REGION = { aws: { region: 'eu-west-1' } };
 const helm = (args: string[]) => run(helmBinary(), [...args, '--kubeconfig', kubeConfigPath()]);
@@ -111,4 +116,74 @@ test('helm install creates a working set of objects; the grants are exactly what
   t.is((await get(`deployment/${release}`)).code, 1);
   t.is((await kubectl(['get', 'clusterrole', `${release}-operator`])).code, 1);
   t.is((await get('crd/awssecrets.piggysec.com', false)).code, 0, 'helm never deletes a CRD');
+});
+
+/** A release no pod ever reaches (no namespace carries the label) and no replica runs. */
+async function installQuiet(t: ExecutionContext, namespace: string, release: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const values = { ...REGION, replicaCount: 0, webhook: { namespaceSelector: { matchLabels: { 'piggysec.com/chart-test': release } } }, ...extra };
+  const installed = await run(helmBinary(), ['install', release, CHART_DIR, '--namespace', namespace, '--values', '-', '--kubeconfig', kubeConfigPath()], { input: stringify(values) });
+  t.is(installed.code, 0, installed.stderr);
+}
+
+test("the chart's ValidatingAdmissionPolicy: piggysec.com/* annotations of an existing pod cannot be added, changed or removed; others can", async (t) => {
+  const namespace = await createTestNamespace(t, 'chart-vap');
+  const release = uniqueName('piggy');
+  // Bound to this test's namespace only: other tests patch piggy annotations on purpose.
+  await kubectl(['label', 'namespace', namespace, `piggysec.com/vap-test=${release}`]);
+  await installQuiet(t, namespace, release, { podAnnotationsPolicy: { enabled: true, namespaceSelector: { matchLabels: { 'piggysec.com/vap-test': release } } } });
+  t.teardown(() => helm(['uninstall', release, '--namespace', namespace]).then(() => undefined));
+  const pod = { metadata: { name: 'app', annotations: { 'piggysec.com/aws-secret-name': `${namespace}/app`, team: 'a' } }, spec: { containers: [{ name: 'app', image: 'busybox' }] } };
+  t.is((await kubectl(['create', '-n', namespace, '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...pod }) })).code, 0, 'CREATE is not the policy\'s business');
+  const patch = async (annotations: Record<string, string | null>, subresource?: string) =>
+    kubectl(['patch', 'pod', 'app', '-n', namespace, '--type', 'merge', '-p', JSON.stringify({ metadata: { annotations } }), ...(subresource === undefined ? [] : [`--subresource=${subresource}`])]);
+  // The policy is enforced once the API server has loaded it (a few seconds at most).
+  const changed = await eventually(async () => {
+    const result = await patch({ 'piggysec.com/aws-secret-name': 'other/secret' });
+    if (result.code === 0) throw new Error('the patch went through: policy not enforced yet');
+    return result;
+  });
+  t.regex(changed.stderr, /ValidatingAdmissionPolicy.*denied request: piggy: the piggysec\.com\/\* annotations of a pod are fixed at admission \(changed: piggysec\.com\/aws-secret-name\)/);
+  t.regex((await patch({ 'piggysec.com/piggy-enforce-integrity': 'false' })).stderr, /changed: piggysec\.com\/piggy-enforce-integrity/, 'adding one');
+  t.regex((await patch({ 'piggysec.com/aws-secret-name': null })).stderr, /changed: piggysec\.com\/aws-secret-name/, 'removing one');
+  t.regex((await patch({ 'piggysec.com/aws-region': 'eu-west-1' }, 'status')).stderr, /fixed at admission/, 'through the status subresource');
+  t.is((await patch({ team: 'b' })).code, 0, 'other annotations stay editable');
+  const live = await kube().core.readNamespacedPod({ namespace, name: 'app' });
+  t.deepEqual(live.metadata?.annotations, { 'piggysec.com/aws-secret-name': `${namespace}/app`, team: 'b' });
+});
+
+test('helm uninstall and reinstall keep the webhook CA: the certificate Secret survives, the reinstalled controller adopts it and republishes the same caBundle', async (t) => {
+  const namespace = await createTestNamespace(t, 'chart-ca');
+  const release = uniqueName('piggy');
+  const secretName = `${release}-webhook-tls`;
+  const startCerts = async () => {
+    const certs = await startWebhookCertificates({
+      kc: kube().kc, namespace, secretName, serviceName: release, webhookConfigurationName: release,
+      certDir: await mkdtemp(join(tmpdir(), 'piggy-ca-')), log: createLogger({ level: 'silent' }), checkIntervalMs: 60_000,
+    });
+    t.teardown(() => certs.stop());
+    return certs;
+  };
+  const published = async () => (await kubectl(['get', 'mutatingwebhookconfiguration', release, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'])).stdout;
+  await installQuiet(t, namespace, release);
+  t.teardown(() => helm(['uninstall', release, '--namespace', namespace]).then(() => undefined));
+  const first = await startCerts();
+  const ca = first.caBundle();
+  t.regex(ca, /BEGIN CERTIFICATE/);
+  await eventually(async () => {
+    if (Buffer.from(await published(), 'base64').toString('utf8') !== ca) throw new Error('caBundle not published yet');
+  });
+  await first.stop();
+
+  const removed = await helm(['uninstall', release, '--namespace', namespace]);
+  t.is(removed.code, 0, removed.stderr);
+  t.is((await kubectl(['get', 'mutatingwebhookconfiguration', release])).code, 1, 'the release is gone');
+  t.is((await kubectl(['get', 'secret', secretName, '-n', namespace, '-o', 'name'])).code, 0, 'the certificate Secret is kept');
+
+  await installQuiet(t, namespace, release);
+  t.is(await published(), '', 'helm re-creates the webhook configuration without a caBundle');
+  const second = await startCerts();
+  t.is(second.caBundle(), ca, 'the same CA, so pods admitted before keep verifying the controller');
+  await eventually(async () => {
+    if (Buffer.from(await published(), 'base64').toString('utf8') !== ca) throw new Error('caBundle not republished yet');
+  });
 });

@@ -3,6 +3,7 @@
 // false, a secret outside the namespace policy (no AWS call), PIGGY_ALLOWED_SA, enforce-service-account,
 // unauthenticated callers (no names), audiences, oversized and malformed bodies. A canary never leaks.
 import test, { type ExecutionContext } from 'ava';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { FOREIGN_ACCOUNT, MOTO_ACCOUNT } from '../helpers/aws-account.ts';
 import { createSecretVersions, secretArnOf } from '../helpers/aws.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';
@@ -114,9 +115,38 @@ test('integrity: wrong, empty, another container\'s and unknown signatures never
   t.is((await send(token, { name: pod.name, uid: sidecar.uid, signature: sidecar.signature })).status, 200);
 });
 
-test('a pod without the piggy-uid annotation is refused', async (t) => {
-  const pod = await createPiggyPod(namespace, { serviceAccount: 'app', annotations: { 'piggysec.com/piggy-uid': '' } });
-  refused(t, await send(await podToken(pod), requestFor(pod)), 403, 'ERR_PROXY_INTEGRITY');
+test('a container without an admission record is refused (ERR_PROXY_NOT_ADMITTED); the piggy-uid annotation alone proves nothing', async (t) => {
+  const pod = await createPiggyPod(namespace, { serviceAccount: 'app', withoutRecord: true });
+  refused(t, await send(await podToken(pod), requestFor(pod)), 403, 'ERR_PROXY_NOT_ADMITTED');
+  const blanked = await createPiggyPod(namespace, { serviceAccount: 'app', annotations: { 'piggysec.com/piggy-uid': '' } });
+  t.is((await send(await podToken(blanked), requestFor(blanked))).status, 200, 'the record, not the annotation, holds the signature');
+});
+
+test('PROXY_ACCEPT_LEGACY_PODS: a pod admitted by an older piggy (automounted token, no record) is served from its annotations', async (t) => {
+  const legacy = await startProxy(t, await proxyKubeConfig(namespace), { audiences: ['piggysec.com'], acceptLegacyPods: true });
+  const pod = await createPiggyPod(namespace, { serviceAccount: 'app', withoutRecord: true });
+  const reply = await legacy.send(await podToken(pod), requestFor(pod));
+  t.is(reply.status, 200, reply.body);
+  t.like(legacy.logLines().find((line) => line.msg === 'secret request' && line.pod === pod.name), { legacy: 'token,annotations' });
+  const noAnnotation = await createPiggyPod(namespace, { serviceAccount: 'app', withoutRecord: true, annotations: { 'piggysec.com/piggy-uid': '' } });
+  const unsigned = await legacy.send(await podToken(noAnnotation), requestFor(noAnnotation));
+  t.is(unsigned.status, 403, unsigned.body);
+  t.is(unsigned.json().code, 'ERR_PROXY_INTEGRITY', 'the legacy path still needs the piggy-uid annotation');
+  t.false(legacy.logs().includes(CANARY));
+});
+
+test('annotations patched after admission redirect nothing: /secret reads the secret admission recorded', async (t) => {
+  await createSecretVersions(`${namespace}/elsewhere`, [JSON.stringify({ SECRET: 'patched-target' })]);
+  const pod = await createPiggyPod(namespace, { serviceAccount: 'app' });
+  // No ValidatingAdmissionPolicy in this namespace's way: the patch itself goes through.
+  await kube().core.patchNamespacedPod(
+    { namespace, name: pod.name, body: { metadata: { annotations: { 'piggysec.com/aws-secret-name': `${namespace}/elsewhere`, 'piggysec.com/piggy-enforce-integrity': 'false' } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  const reply = await send(await podToken(pod), requestFor(pod));
+  t.is(reply.status, 200, reply.body);
+  t.is(reply.json().SECRET, CANARY, 'the recorded secret');
+  refused(t, await send(await podToken(pod), requestFor(pod, pod.containers[0], { signature: '' })), 403, 'ERR_PROXY_INTEGRITY');
 });
 
 test('piggy-enforce-integrity "false" relaxes only the signature: the uid must still be the pod\'s', async (t) => {
@@ -197,6 +227,9 @@ test('audiences: a proxy that demands its own audience refuses the default token
   const pod = await createPiggyPod(namespace, { serviceAccount: 'app' });
   const wrong = await strict.send(await podToken(pod), requestFor(pod));
   t.is(wrong.status, 401, wrong.body);
+  t.is(wrong.json().code, 'ERR_PROXY_TOKEN_AUDIENCE', 'the automounted token gets its own refusal');
+  t.regex(String(wrong.json().message), /not issued for audience piggy-proxy.*automounted/);
+  t.notRegex(wrong.body, new RegExp(`${namespace}|${pod.name}`), 'naming nothing of the caller');
   const right = await strict.send(await podToken(pod, ['piggy-proxy']), requestFor(pod));
   t.is(right.status, 200, right.body);
   t.false(strict.logs().includes(CANARY));

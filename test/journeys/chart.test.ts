@@ -11,12 +11,13 @@ import test from 'ava';
 import { stringify } from 'yaml';
 import { buildAwsEnv, motoSpec } from '../../scripts/local/components.ts';
 import { startInstance, type Instance } from '../../scripts/local/instance.ts';
+import { requestPodToken } from '../../scripts/local/kube-objects.ts';
 import { httpGet, run } from '../../scripts/local/procs.ts';
 import { privateDir } from '../../scripts/local/stack.ts';
 import { createSecretVersions } from '../helpers/aws.ts';
 import { PIGGY_BIN } from '../helpers/controller.ts';
 import { appImage, appOutput, apply, controllerPods, installPiggy, isReady, sha256, uninstallPiggy, type Installation } from '../helpers/journey.ts';
-import { execEnv, injectedDeployment, leaderGauge, metricOfBoth, readyReason, seenByNewestPod, watchSecrets } from '../helpers/journey-checks.ts';
+import { execEnv, injectedDeployment, postSecret, leaderGauge, metricOfBoth, readyReason, seenByNewestPod, watchSecrets } from '../helpers/journey-checks.ts';
 import { kube } from '../helpers/kube.ts';
 import { podIdentityPatch } from '../helpers/pod-identity.ts';
 import { onRealNode } from '../helpers/real-node.ts';
@@ -24,6 +25,7 @@ import { eventually, kubectl, testStack, uniqueName } from '../helpers/stack.ts'
 import { startPatchingWebhook } from '../helpers/webhook.ts';
 
 const ctx: { moto?: Instance; inst?: Installation } = {};
+
 
 test.before(async () => {
   const dir = path.join(privateDir(testStack().dir), uniqueName('journey-moto'));
@@ -165,6 +167,29 @@ test.serial("proxy: Piggy's README pod as a Deployment (image without a command,
   const env = await execEnv(inst.apps, pod);
   t.false(env.includes(value), 'kubectl exec env does not show the value');
   t.true(env.includes('TEST_ENV=piggy:TEST_ENV'), 'only the reference');
+});
+
+test.serial("proxy identity on the real kubelet: a pod with automountServiceAccountToken: false is served through piggy's projected token; the API server's audience is refused at /secret; the chart's policy refuses an annotation patch", async (t) => {
+  t.timeout(240_000);
+  const inst = installation();
+  const value = `quiet-${uniqueName('v')}`;
+  await createSecretVersions(`${inst.apps}/quiet`, [JSON.stringify({ TEST_ENV: value })], ctx.moto?.info.url);
+  await apply(inst.apps, injectedDeployment('quiet', { 'piggysec.com/aws-secret-name': `${inst.apps}/quiet` }, {
+    image: await appImage(),
+    env: [{ name: 'TEST_ENV', value: 'piggy:TEST_ENV' }, { name: 'SHOW', value: 'TEST_ENV' }],
+  }, { automountServiceAccountToken: false }));
+  const { pod } = await seenByNewestPod(inst.apps, 'quiet', { TEST_ENV: sha256(value) });
+  const stored = await kube().core.readNamespacedPod({ namespace: inst.apps, name: pod });
+  t.false(JSON.stringify(stored.spec?.volumes).includes('kube-api-access'), 'the kubelet mounted no automounted token');
+  t.like(stored.spec?.volumes?.find((volume) => volume.name === 'piggy-token')?.projected?.sources?.[0], { serviceAccountToken: { audience: 'piggysec.com', expirationSeconds: 600 } });
+  const token = await requestPodToken(kube().kc, { namespace: inst.apps, name: pod, uid: stored.metadata?.uid ?? '', serviceAccount: stored.spec?.serviceAccountName ?? 'default' }, { audiences: [] });
+  const envValue = (name: string) => stored.spec?.containers[0]?.env?.find((item) => item.name === name)?.value ?? '';
+  const reply = await postSecret(inst.httpsPort, envValue('PIGGY_CA_BUNDLE'), token, { name: pod, uid: envValue('PIGGY_UID'), signature: '' });
+  t.is(reply.status, 401, reply.body);
+  t.regex(reply.body, /ERR_PROXY_TOKEN_AUDIENCE.*not issued for audience piggysec\.com/);
+  const patched = await kubectl(['-n', inst.apps, 'annotate', 'pod', pod, '--overwrite', `piggysec.com/aws-secret-name=${inst.apps}/demo`]);
+  t.not(patched.code, 0, 'refused');
+  t.regex(patched.stderr, /fixed at admission \(changed: piggysec\.com\/aws-secret-name\)/);
 });
 
 test.serial('standalone: the pod\'s own role through STS web identity (a projected token) on the emulator; the proxy is not asked', async (t) => {

@@ -66,8 +66,8 @@ test('built-in defaults when nothing is set', (t) => {
   t.like(c, {
     address: undefined, secretName: undefined, region: undefined, secretVersion: undefined, ssmParameterPath: undefined,
     standalone: false, enforceIntegrity: true, enforceServiceAccount: false, ignoreNoEnv: false, numberOfRetry: 0,
-    initialDelay: undefined, dnsResolver: undefined, envImage: undefined, envImagePullPolicy: 'IfNotPresent',
-    imageSkipVerifyRegistry: false, defaultSecretNamePrefix: '', defaultSecretNameSuffix: '', debug: false,
+    initialDelay: undefined, envImage: undefined, envImagePullPolicy: 'IfNotPresent',
+    defaultSecretNamePrefix: '', defaultSecretNameSuffix: '', debug: false,
     imageFailurePolicy: 'deny', imagePinDigest: false, files: undefined,
   });
   t.deepEqual(c.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } });
@@ -95,7 +95,7 @@ test('every annotation is parsed: values reach the config', (t) => {
     [A.ignoreNoEnv]: 'True',
     [A.numberOfRetry]: '5',
     [A.initialDelay]: '1m30s',
-    [A.dnsResolver]: 'tcp',
+    [A.dnsResolver]: '',
     [A.envImage]: 'localhost:5000/piggy/piggy-env:dev',
     [A.envImagePullPolicy]: 'Always',
     [A.cpuRequest]: '0.1',
@@ -104,7 +104,7 @@ test('every annotation is parsed: values reach the config', (t) => {
     [A.memoryLimit]: '1Gi',
     [A.imagePullSecret]: 'regcred',
     [A.imagePullSecretNamespace]: 'shop',
-    [A.imageSkipVerifyRegistry]: 'true',
+    [A.imageSkipVerifyRegistry]: 'false',
     [A.defaultSecretNamePrefix]: 'prod/',
     [A.defaultSecretNameSuffix]: '/app',
     [A.debug]: 't',
@@ -115,8 +115,8 @@ test('every annotation is parsed: values reach the config', (t) => {
     address: 'https://piggy.piggy.svc:8443/base', secretName: 'shop/api', region: 'eu-central-1',
     secretVersion: { kind: 'stage', value: 'AWSPREVIOUS' }, ssmParameterPath: '/shop/api', standalone: true,
     enforceIntegrity: false, enforceServiceAccount: true, ignoreNoEnv: true, numberOfRetry: 5, initialDelay: '1m30s',
-    dnsResolver: 'tcp', envImage: 'localhost:5000/piggy/piggy-env:dev', envImagePullPolicy: 'Always',
-    imagePullSecret: 'regcred', imagePullSecretNamespace: 'shop', imageSkipVerifyRegistry: true,
+    envImage: 'localhost:5000/piggy/piggy-env:dev', envImagePullPolicy: 'Always',
+    imagePullSecret: 'regcred', imagePullSecretNamespace: 'shop',
     defaultSecretNamePrefix: 'prod/', defaultSecretNameSuffix: '/app', debug: true, imageFailurePolicy: 'admit', imagePinDigest: true,
   });
   t.deepEqual(c.resources, { requests: { cpu: '0.1', memory: '32Mi' }, limits: { cpu: '1', memory: '1Gi' } });
@@ -128,7 +128,7 @@ test('malformed values are issues naming the annotation, never silently false or
     [A.numberOfRetry, '-1'], [A.numberOfRetry, 'abc'], [A.numberOfRetry, '101'], [A.numberOfRetry, '2.5'],
     [A.initialDelay, '5'], [A.initialDelay, '2d'], [A.initialDelay, '2h'],
     [A.cpuRequest, 'abc'], [A.cpuRequest, '-50m'], [A.memoryLimit, '0'], [A.memoryLimit, '64MB'], [A.cpuLimit, ''],
-    [A.envImagePullPolicy, 'always'], [A.dnsResolver, 'dns'],
+    [A.envImagePullPolicy, 'always'], [A.dnsResolver, 'dns'], [A.dnsResolver, 'tcp'], [A.imageSkipVerifyRegistry, 'true'], [A.imageSkipVerifyRegistry, 'maybe'],
     [A.piggyAddress, 'http://piggy.piggy.svc'], [A.piggyAddress, 'piggy.piggy.svc'], [A.piggyAddress, 'https://u:p@piggy'],
     [A.awsRegion, 'Europe'], [A.awsSsmParameterPath, 'shop/api'], [A.awsSecretName, 'has space'],
     [A.awsSecretVersion, 'bad label!'], [A.envImage, 'Not An Image'], [A.imagePullSecret, 'Reg_Cred'],
@@ -244,4 +244,16 @@ test('Kubernetes quantities', (t) => {
     t.true(parsed.ok && Math.abs(parsed.value - value) < 1e-12, text);
   }
   for (const bad of ['', 'abc', '1MB', '1mi', 'Mi', '1.2.3', '1 Mi', '--1', '1e']) t.false(parseQuantity(bad).ok, bad);
+});
+
+test('refused options: image-skip-verify-registry "true" and any piggy-dns-resolver, as annotation or controller default', (t) => {
+  const skip = parsePodConfig({ [A.imageSkipVerifyRegistry]: 'true' }, {});
+  t.like(skip, { ok: false, issues: [{ annotation: A.imageSkipVerifyRegistry }] });
+  t.regex(!skip.ok ? skip.issues[0]?.problem ?? '' : '', /always verifies registry TLS.*NODE_EXTRA_CA_CERTS/);
+  const dns = parsePodConfig({ [A.dnsResolver]: 'udp' }, {});
+  t.regex(!dns.ok ? dns.issues[0]?.problem ?? '' : '', /not supported.*system resolver/);
+  const defaults = parseAnnotationDefaults({ IMAGE_SKIP_VERIFY_REGISTRY: 'true', PIGGY_DNS_RESOLVER: 'tcp' });
+  t.like(defaults, { ok: false });
+  t.deepEqual(!defaults.ok ? defaults.issues.map((issue) => issue.variable).sort() : [], ['IMAGE_SKIP_VERIFY_REGISTRY', 'PIGGY_DNS_RESOLVER']);
+  t.true(parseAnnotationDefaults({ IMAGE_SKIP_VERIFY_REGISTRY: 'false' }).ok);
 });

@@ -32,6 +32,8 @@ test('only aws.region set: everything the controller needs, in the release names
     OPERATOR_ENABLED: 'true',
     WEBHOOK_ENABLED: 'true',
     PROXY_ENABLED: 'true',
+    PROXY_TOKEN_AUDIENCE: 'piggysec.com',
+    PROXY_TOKEN_EXPIRATION: '600s',
     ACCESS_POLICY: '{namespace}/*',
     LISTEN_ADDRESS: ':8443',
     METRICS_ADDRESS: ':9090',
@@ -39,13 +41,15 @@ test('only aws.region set: everything the controller needs, in the release names
     SHUTDOWN_DRAIN_DELAY: '5s',
   });
   t.false('AWS_ENDPOINT_URL' in env);
+  t.false('PROXY_ACCEPT_LEGACY_PODS' in env, 'the legacy path only when asked for');
+  t.deepEqual(names(manifests).filter((name) => name.startsWith('ValidatingAdmissionPolicy')), ['ValidatingAdmissionPolicy/sec-piggy-pod-annotations', 'ValidatingAdmissionPolicyBinding/sec-piggy-pod-annotations']);
   t.false('WEBHOOK_CERT_EXTRA_NAMES' in env);
   const downward = envOf(manifests).flatMap((entry) => (entry.valueFrom?.fieldRef ? [[entry.name, entry.valueFrom.fieldRef.fieldPath]] : []));
   t.deepEqual(downward, [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
   t.is(containerOf(manifests)?.image, 'ghcr.io/piggysec/piggy:0.1.0');
   t.is(deploymentOf(manifests).spec?.replicas, 2);
   for (const m of manifests) {
-    const clusterScoped = m.kind?.startsWith('Cluster') === true || m.kind === 'MutatingWebhookConfiguration';
+    const clusterScoped = m.kind?.startsWith('Cluster') === true || ['MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(m.kind ?? '');
     t.is(m.metadata?.namespace, clusterScoped ? undefined : NAMESPACE, `${m.kind ?? ''}/${m.metadata?.name ?? ''}`);
   }
   t.false(names(manifests).some((name) => name.startsWith('Namespace/')), 'no Namespace unless namespace.create');

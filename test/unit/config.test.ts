@@ -76,3 +76,21 @@ test('WEBHOOK_CERT_EXTRA_NAMES splits DNS names from IP addresses and rejects an
   t.false(bad.ok);
   if (!bad.ok) t.deepEqual(bad.issues.map((i) => i.variable), ['WEBHOOK_CERT_EXTRA_NAMES']);
 });
+
+test("proxy identity: piggy's own audience by default, a 10-minute token, the legacy path off", (t) => {
+  const result = parseConfig(minimal);
+  if (!result.ok) return t.fail(JSON.stringify(result.issues));
+  t.deepEqual(result.config.injection.proxyToken, { audience: 'piggysec.com', expirationSeconds: 600 });
+  t.deepEqual(result.config.proxy.audiences, ['piggysec.com'], 'PROXY_AUDIENCES defaults to the audience the webhook mounts');
+  t.false(result.config.proxy.acceptLegacyPods);
+  const custom = parseConfig({ ...minimal, PROXY_TOKEN_AUDIENCE: 'piggy.example', PROXY_TOKEN_EXPIRATION: '1h', PROXY_ACCEPT_LEGACY_PODS: 'true' });
+  if (!custom.ok) return t.fail(JSON.stringify(custom.issues));
+  t.deepEqual(custom.config.proxy.audiences, ['piggy.example']);
+  t.is(custom.config.injection.proxyToken.expirationSeconds, 3600);
+  t.true(custom.config.proxy.acceptLegacyPods);
+  const bad = parseConfig({ ...minimal, PROXY_TOKEN_EXPIRATION: '5m', PROXY_TOKEN_AUDIENCE: 'a b', PIGGY_DNS_RESOLVER: 'tcp' });
+  t.deepEqual(bad.ok ? [] : bad.issues.map((issue) => issue.variable).sort(), ['PIGGY_DNS_RESOLVER', 'PROXY_TOKEN_AUDIENCE', 'PROXY_TOKEN_EXPIRATION']);
+  const mismatch = parseConfig({ ...minimal, PROXY_AUDIENCES: 'other' });
+  t.like(mismatch, { ok: false, issues: [{ variable: 'PROXY_AUDIENCES' }] }, 'the webhook\'s tokens would all be refused');
+  t.true(parseConfig({ ...minimal, PROXY_AUDIENCES: 'other', WEBHOOK_ENABLED: 'false' }).ok, 'a proxy-only replica may accept other audiences');
+});

@@ -7,14 +7,15 @@ import { checkPodBinding, planCallerIdentity, type CallerIdentity } from '../../
 import { checkIntegrity } from '../../src/proxy/integrity.ts';
 import { MAX_KEYS, parseSecretRequest, parseTokenHeader } from '../../src/proxy/request.ts';
 import { buildResponseBody, buildSecretMap, checkAllowedServiceAccount, PROXY_CONTROL_KEYS } from '../../src/proxy/secret-map.ts';
+import { planAdmittedConfig } from '../../src/proxy/admitted.ts';
 import { buildParameterPathSubject, isParameterPathAllowed, planSecretSelection } from '../../src/proxy/selection.ts';
+import { buildSecretTarget } from '../../src/shared/admission-record.ts';
 import { AppError } from '../../src/shared/errors.ts';
 import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
-import { boundReview, piggyUidAnnotation, POD_NAME_CLAIM, secretValue, signedContainer } from '../helpers/proxy.ts';
 import { MOTO_ACCOUNT } from '../helpers/aws-account.ts';
+import { admittedEnv, boundReview, piggyUidAnnotation, POD_NAME_CLAIM, secretValue, signedContainer } from '../helpers/proxy.ts';
 
 const POLICY = buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT);
-
 const UID_A = 'a'.repeat(32);
 const UID_B = 'b'.repeat(32);
 const identity: CallerIdentity = { namespace: 'shop', serviceAccount: 'cart', podName: 'cart-0', podUid: 'pod-uid-1' };
@@ -92,7 +93,7 @@ test('planCallerIdentity refuses: unauthenticated 401 naming nothing, non-SA, un
 });
 
 test('checkPodBinding: the live pod must exist with the token\'s pod uid and service account', (t) => {
-  const pod = { namespace: 'shop', name: 'cart-0', uid: 'pod-uid-1', serviceAccountName: 'cart', annotations: {} };
+  const pod = { namespace: 'shop', name: 'cart-0', uid: 'pod-uid-1', serviceAccountName: 'cart', annotations: {}, containers: [] };
   t.is(checkPodBinding(identity, pod), undefined);
   t.like(checkPodBinding(identity, undefined), { code: PROXY_ERRORS.podMismatch, status: 403 });
   t.like(checkPodBinding(identity, { ...pod, uid: 'recreated' }), { code: PROXY_ERRORS.podMismatch });
@@ -119,24 +120,28 @@ test('checkIntegrity: known uid with its signature passes; empty, wrong or unkno
   t.like(check(UID_A, '', false, {}), { code: PROXY_ERRORS.integrity });
 });
 
+/** What admission records (buildSecretTarget), judged by the policy at request time. */
+const select = (podConfig: PodConfig, caller: typeof identity, policy: readonly string[]) =>
+  planSecretSelection(buildSecretTarget(podConfig, caller.namespace, caller.serviceAccount), caller.namespace, buildAccessPolicy(policy, MOTO_ACCOUNT));
+
 test('planSecretSelection: default name, aws-secret-name, VersionId, stage, region, SSM path', (t) => {
-  t.deepEqual(planSecretSelection(config(), identity, POLICY), {
+  t.deepEqual(select(config(), identity, ['{namespace}/*']), {
     ok: true,
     target: { kind: 'secretsManager', secretId: 'shop/cart', region: undefined, version: { kind: 'stage', value: 'AWSCURRENT' } },
   });
-  const affixed = planSecretSelection(config({}, { 'piggysec.com/piggy-default-secret-name-suffix': '/prod' }), identity, POLICY);
+  const affixed = select(config({}, { 'piggysec.com/piggy-default-secret-name-suffix': '/prod' }), identity, ['{namespace}/*']);
   t.like(affixed, { ok: true, target: { secretId: 'shop/cart/prod' } });
   const id = 'c43e66cb-1111-2222-3333-444455556666';
-  const named = planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'shop/db', 'piggysec.com/aws-secret-version': id, 'piggysec.com/aws-region': 'eu-west-1' }), identity, POLICY);
+  const named = select(config({ 'piggysec.com/aws-secret-name': 'shop/db', 'piggysec.com/aws-secret-version': id, 'piggysec.com/aws-region': 'eu-west-1' }), identity, ['{namespace}/*']);
   t.deepEqual(named, { ok: true, target: { kind: 'secretsManager', secretId: 'shop/db', region: 'eu-west-1', version: { kind: 'id', value: id } } });
-  const staged = planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'shop/db', 'piggysec.com/aws-secret-version': 'AWSPREVIOUS' }), identity, POLICY);
+  const staged = select(config({ 'piggysec.com/aws-secret-name': 'shop/db', 'piggysec.com/aws-secret-version': 'AWSPREVIOUS' }), identity, ['{namespace}/*']);
   t.like(staged, { ok: true, target: { version: { kind: 'stage', value: 'AWSPREVIOUS' } } });
-  const ssm = planSecretSelection(config({ 'piggysec.com/aws-ssm-parameter-path': '/shop/app', 'piggysec.com/aws-secret-name': 'shop/db' }), identity, POLICY);
+  const ssm = select(config({ 'piggysec.com/aws-ssm-parameter-path': '/shop/app', 'piggysec.com/aws-secret-name': 'shop/db' }), identity, ['{namespace}/*']);
   t.deepEqual(ssm, { ok: true, target: { kind: 'ssm', path: '/shop/app', region: undefined } });
 });
 
 test('planSecretSelection: the namespace policy refuses other namespaces\' secrets and paths (403)', (t) => {
-  const policy = POLICY;
+  const policy = ['{namespace}/*'];
   const cases: Record<string, string>[] = [
     { 'piggysec.com/aws-secret-name': 'bank/db' },
     { 'piggysec.com/aws-secret-name': 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bank/db-AbCdEf' },
@@ -147,10 +152,10 @@ test('planSecretSelection: the namespace policy refuses other namespaces\' secre
     { 'piggysec.com/aws-ssm-parameter-path': '/' },
   ];
   for (const annotations of cases) {
-    t.like(planSecretSelection(config(annotations), identity, policy), { ok: false, refusal: { code: PROXY_ERRORS.policyDenied, status: 403 } }, JSON.stringify(annotations));
+    t.like(select(config(annotations), identity, policy), { ok: false, refusal: { code: PROXY_ERRORS.policyDenied, status: 403 } }, JSON.stringify(annotations));
   }
-  t.like(planSecretSelection(config({ 'piggysec.com/aws-secret-name': 'bank/db' }), identity, buildAccessPolicy(['*'], MOTO_ACCOUNT)), { ok: true });
-  t.like(planSecretSelection(config({}, { 'piggysec.com/piggy-default-secret-name-prefix': 'prod/' }), identity, policy), { ok: false }, 'a prefix leaves the namespace');
+  t.like(select(config({ 'piggysec.com/aws-secret-name': 'bank/db' }), identity, ['*']), { ok: true });
+  t.like(select(config({}, { 'piggysec.com/piggy-default-secret-name-prefix': 'prod/' }), identity, policy), { ok: false }, 'a prefix leaves the namespace');
 });
 
 test('SSM paths are judged as the hierarchy they read', (t) => {
@@ -215,4 +220,54 @@ test('AWS and API-server failures map to stable codes and statuses, with Retry-A
   t.is(buildResultLabel(undefined), 'ok');
   t.is(buildResultLabel(PROXY_ERRORS.serviceAccountNotAllowed), 'sa_not_allowed');
   for (const [code, status] of Object.entries(PROXY_STATUS)) t.true(status >= 400 && status < 600, code);
+});
+
+test('planCallerIdentity: a token of another audience (the automounted one) gets its own 401 naming what /secret wants', (t) => {
+  const refused = planCallerIdentity({ authenticated: false, audiences: [], cached: false, wrongAudience: true }, 'cart-0', ['piggysec.com']);
+  t.like(refused, { ok: false, refusal: { code: PROXY_ERRORS.tokenAudience, status: 401 } });
+  t.regex(!refused.ok ? refused.refusal.message : '', /not issued for audience piggysec\.com.*automounted.*PIGGY_TOKEN_FILE/);
+  t.like(planCallerIdentity({ authenticated: false, audiences: [], cached: false }, 'cart-0', ['piggysec.com']), { ok: false, refusal: { code: PROXY_ERRORS.unauthenticated } });
+});
+
+test('planAdmittedConfig: the container\'s admission record decides; patched annotations change nothing', (t) => {
+  const a = signedContainer(UID_A);
+  const env = admittedEnv(a, { namespace: 'shop', serviceAccount: 'cart', annotations: { 'piggysec.com/aws-secret-name': 'shop/db' } });
+  const pod = {
+    namespace: 'shop', name: 'cart-0', uid: 'pod-uid-1', serviceAccountName: 'cart',
+    // What someone with pods/patch wrote after admission: another secret, integrity off, another signature.
+    annotations: { ...piggyUidAnnotation([signedContainer(UID_A, ['sh'])]), 'piggysec.com/aws-secret-name': 'shop/other', 'piggysec.com/piggy-enforce-integrity': 'false' },
+    containers: [{ name: 'app', env }],
+  };
+  const options = { acceptLegacyPods: false, defaults: {} };
+  const admitted = planAdmittedConfig(pod, { uid: UID_A, signature: a.signature }, options);
+  t.like(admitted, { ok: true, legacy: false, record: { target: { kind: 'secretsManager', secretId: 'shop/db' }, enforceIntegrity: true } });
+  t.like(planAdmittedConfig(pod, { uid: UID_A, signature: signedContainer(UID_A, ['sh']).signature }, options), { ok: false, refusal: { code: PROXY_ERRORS.integrity } }, 'the recorded signature, not the annotation');
+  t.like(planAdmittedConfig(pod, { uid: UID_A, signature: '' }, options), { ok: false, refusal: { code: PROXY_ERRORS.integrity } });
+  t.like(planAdmittedConfig(pod, { uid: UID_B, signature: a.signature }, options), { ok: false, refusal: { code: PROXY_ERRORS.integrity } }, 'unknown uid');
+  const twice = { ...pod, containers: [{ name: 'app', env }, { name: 'copy', env }] };
+  t.like(planAdmittedConfig(twice, { uid: UID_A, signature: a.signature }, options), { ok: false, refusal: { code: PROXY_ERRORS.integrity } }, 'two containers with one uid');
+  const otherUid = { ...pod, containers: [{ name: 'app', env: { ...env, PIGGY_UID: UID_B } }] };
+  t.like(planAdmittedConfig(otherUid, { uid: UID_B, signature: a.signature }, options), { ok: false, refusal: { code: PROXY_ERRORS.integrity } }, 'a record copied under another uid');
+});
+
+test('planAdmittedConfig: a container without a record is refused (ERR_PROXY_NOT_ADMITTED) unless PROXY_ACCEPT_LEGACY_PODS', (t) => {
+  const a = signedContainer(UID_A);
+  const pod = {
+    namespace: 'shop', name: 'cart-0', uid: 'pod-uid-1', serviceAccountName: 'cart',
+    annotations: { ...piggyUidAnnotation([a]), 'piggysec.com/aws-secret-name': 'shop/db' },
+    containers: [{ name: 'app', env: { PIGGY_UID: UID_A } }],
+  };
+  const refused = planAdmittedConfig(pod, { uid: UID_A, signature: a.signature }, { acceptLegacyPods: false, defaults: {} });
+  t.like(refused, { ok: false, refusal: { code: PROXY_ERRORS.notAdmitted, status: 403 } });
+  t.regex(!refused.ok ? refused.refusal.message : '', /container "app" carries no valid PIGGY_ADMISSION.*PROXY_ACCEPT_LEGACY_PODS/);
+  const legacy = planAdmittedConfig(pod, { uid: UID_A, signature: a.signature }, { acceptLegacyPods: true, defaults: {} });
+  t.like(legacy, { ok: true, legacy: true, record: { target: { secretId: 'shop/db' } } });
+  t.like(planAdmittedConfig(pod, { uid: UID_A, signature: '' }, { acceptLegacyPods: true, defaults: {} }), { ok: false, refusal: { code: PROXY_ERRORS.integrity } }, 'the legacy path still checks the annotation\'s signature');
+});
+
+test('buildSecretTarget is what the proxy judged before the record: default name with prefix and suffix, SSM wins', (t) => {
+  t.deepEqual(buildSecretTarget(config({}, { 'piggysec.com/piggy-default-secret-name-prefix': 'p-' }), 'shop', 'cart'), {
+    kind: 'secretsManager', secretId: 'p-shop/cart', region: undefined, version: { kind: 'stage', value: 'AWSCURRENT' },
+  });
+  t.deepEqual(buildSecretTarget(config({ 'piggysec.com/aws-ssm-parameter-path': '/shop/app', 'piggysec.com/aws-secret-name': 'shop/db' }), 'shop', 'cart'), { kind: 'ssm', path: '/shop/app', region: undefined });
 });

@@ -5,14 +5,15 @@ import { AppError } from '../../src/shared/errors.ts';
 import { handleSecretRequest, type ProxyHandlerDeps } from '../../src/proxy/handler.ts';
 import { PROXY_ERRORS } from '../../src/proxy/errors.ts';
 import type { SecretRequest } from '../../src/proxy/request.ts';
-import { boundReview, buildFakes, piggyUidAnnotation, secretValue, signedContainer, type Fakes } from '../helpers/proxy.ts';
+import { admittedEnv, boundReview, buildFakes, piggyUidAnnotation, secretValue, signedContainer, type Fakes } from '../helpers/proxy.ts';
 import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
 import { MOTO_ACCOUNT } from '../helpers/aws-account.ts';
 
 const CANARY = 'canary-6b1f-proxy-handler-value';
 const container = signedContainer('a'.repeat(32));
 
-function setup(annotations: Record<string, string> = {}, defaults: Record<string, string> = {}): { fakes: Fakes; deps: ProxyHandlerDeps } {
+/** A pod as the webhook admitted it with these annotations (its container carries the admission record). */
+function setup(annotations: Record<string, string> = {}, defaults: Record<string, string> = {}, acceptLegacyPods = false): { fakes: Fakes; deps: ProxyHandlerDeps } {
   const fakes = buildFakes();
   fakes.reviews.set('tok', boundReview('shop', 'cart', 'cart-0', 'pod-uid-1'));
   fakes.pods.set('shop/cart-0', {
@@ -21,9 +22,10 @@ function setup(annotations: Record<string, string> = {}, defaults: Record<string
     uid: 'pod-uid-1',
     serviceAccountName: 'cart',
     annotations: { ...piggyUidAnnotation([container]), ...annotations },
+    containers: [{ name: 'app', env: admittedEnv(container, { namespace: 'shop', serviceAccount: 'cart', annotations, defaults }) }],
   });
   fakes.secrets.set('shop/cart#AWSCURRENT', secretValue(JSON.stringify({ PASSWORD: CANARY, USER: 'app', PIGGY_ALLOWED_SA: 'shop:cart' }), 'shop/cart'));
-  return { fakes, deps: { reviewToken: fakes.reviewToken, readPod: fakes.readPod, source: fakes.source, defaults, policy: buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT) } };
+  return { fakes, deps: { reviewToken: fakes.reviewToken, readPod: fakes.readPod, source: fakes.source, defaults, policy: buildAccessPolicy(['{namespace}/*'], MOTO_ACCOUNT), acceptLegacyPods } };
 }
 
 const request = (extra: Partial<SecretRequest> = {}): SecretRequest => ({ name: 'cart-0', uid: container.uid, signature: container.signature, keys: undefined, ...extra });
@@ -66,17 +68,18 @@ test('VersionId, stage label and SSM path reach the secret source as such', asyn
 });
 
 test('each refusal, in order, and none of them reaches AWS', async (t) => {
-  const cases: [string, (fakes: Fakes) => void, Partial<SecretRequest>, string, Record<string, string>?][] = [
+  const cases: [string, (fakes: Fakes) => void, Partial<SecretRequest>, string, Record<string, string>?, boolean?][] = [
     ['unknown token', () => undefined, {}, PROXY_ERRORS.unauthenticated],
     ['another pod', () => undefined, { name: 'cart-1' }, PROXY_ERRORS.podMismatch],
     ['pod gone', (f) => f.pods.delete('shop/cart-0'), {}, PROXY_ERRORS.podMismatch],
     ['empty signature', () => undefined, { signature: '' }, PROXY_ERRORS.integrity],
     ['unknown uid', () => undefined, { uid: 'c'.repeat(32), signature: '' }, PROXY_ERRORS.integrity],
     ['policy', () => undefined, {}, PROXY_ERRORS.policyDenied, { 'piggysec.com/aws-secret-name': 'bank/db' }],
-    ['bad annotation', () => undefined, {}, PROXY_ERRORS.podConfig, { 'piggysec.com/aws-secret-version': 'not a version!' }],
+    ['no admission record', () => undefined, {}, PROXY_ERRORS.notAdmitted, { 'piggysec.com/aws-secret-version': 'not a version!' }],
+    ['bad annotation (legacy pod)', () => undefined, {}, PROXY_ERRORS.podConfig, { 'piggysec.com/aws-secret-version': 'not a version!' }, true],
   ];
-  for (const [title, arrange, change, code, annotations] of cases) {
-    const { fakes, deps } = setup(annotations);
+  for (const [title, arrange, change, code, annotations, legacy] of cases) {
+    const { fakes, deps } = setup(annotations, {}, legacy);
     arrange(fakes);
     const outcome = await handleSecretRequest(request(change), title === 'unknown token' ? 'other' : 'tok', deps);
     t.like(outcome, { ok: false, refusal: { code } }, title);
@@ -94,8 +97,8 @@ test('an unauthenticated caller learns nothing: the refusal names no pod, namesp
   t.is(fakes.calls.pods, 0, 'no pod read for an unauthenticated caller');
 });
 
-test('a bad signature is refused before invalid annotations are reported', async (t) => {
-  const { deps } = setup({ 'piggysec.com/aws-secret-version': 'not a version!', 'piggysec.com/piggy-enforce-integrity': 'false' });
+test('a legacy pod: a bad signature is refused before invalid annotations are reported', async (t) => {
+  const { deps } = setup({ 'piggysec.com/aws-secret-version': 'not a version!', 'piggysec.com/piggy-enforce-integrity': 'false' }, {}, true);
   t.like(await handleSecretRequest(request({ signature: '' }), 'tok', deps), { ok: false, refusal: { code: PROXY_ERRORS.integrity } });
 });
 
@@ -139,4 +142,25 @@ test('a cached review is reported as such', async (t) => {
   const seen: string[] = [];
   await handleSecretRequest(request(), 'tok', { ...deps, onTokenReview: (source) => seen.push(source) });
   t.deepEqual(seen, ['cache']);
+});
+
+test('annotations patched after admission redirect nothing: the recorded secret is read, the patched one never', async (t) => {
+  const { fakes, deps } = setup({ 'piggysec.com/aws-secret-name': 'shop/cart' });
+  const pod = fakes.pods.get('shop/cart-0');
+  if (pod === undefined || pod instanceof Error) throw new Error('no pod');
+  fakes.pods.set('shop/cart-0', { ...pod, annotations: { ...pod.annotations, 'piggysec.com/aws-secret-name': 'shop/payments', 'piggysec.com/aws-secret-version': 'AWSPREVIOUS' } });
+  fakes.secrets.set('shop/payments#AWSPREVIOUS', secretValue(JSON.stringify({ PASSWORD: 'other' }), 'shop/payments'));
+  const outcome = await handleSecretRequest(request(), 'tok', deps);
+  t.like(outcome, { ok: true, body: { PASSWORD: CANARY }, facts: { secret: 'shop/cart', version: 'stage:AWSCURRENT' } });
+  t.deepEqual(fakes.calls.aws, ['stage:shop/cart:AWSCURRENT']);
+});
+
+test('PROXY_ACCEPT_LEGACY_PODS: a pod admitted by an older piggy is served from its annotations, and the log line says so', async (t) => {
+  const { fakes, deps } = setup({}, {}, true);
+  const pod = fakes.pods.get('shop/cart-0');
+  if (pod === undefined || pod instanceof Error) throw new Error('no pod');
+  fakes.pods.set('shop/cart-0', { ...pod, containers: [{ name: 'app', env: { PIGGY_UID: container.uid } }] });
+  fakes.reviews.set('tok', { ...boundReview('shop', 'cart', 'cart-0', 'pod-uid-1'), defaultAudience: true });
+  t.like(await handleSecretRequest(request(), 'tok', deps), { ok: true, facts: { secret: 'shop/cart', legacy: 'token,annotations' } });
+  t.like(await handleSecretRequest(request(), 'tok', { ...deps, acceptLegacyPods: false }), { ok: false, refusal: { code: PROXY_ERRORS.notAdmitted } });
 });

@@ -7,7 +7,7 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import { buildProxyRouter, type ProxyRouterDeps } from '../../src/proxy/router.ts';
 import type { TokenReviewResult } from '../../src/kube/token-review.ts';
-import { boundReview, buildFakes, captureLog, piggyUidAnnotation, secretValue, signedContainer } from '../helpers/proxy.ts';
+import { admittedEnv, boundReview, buildFakes, captureLog, piggyUidAnnotation, secretValue, signedContainer } from '../helpers/proxy.ts';
 import { buildAccessPolicy } from '../../src/shared/access-policy.ts';
 import { MOTO_ACCOUNT } from '../helpers/aws-account.ts';
 
@@ -25,7 +25,7 @@ interface Served {
 async function serve(t: ExecutionContext, overrides: Partial<ProxyRouterDeps> = {}): Promise<Served> {
   const fakes = buildFakes();
   fakes.reviews.set(TOKEN, boundReview('shop', 'cart', 'cart-0', 'pod-uid-1'));
-  fakes.pods.set('shop/cart-0', { namespace: 'shop', name: 'cart-0', uid: 'pod-uid-1', serviceAccountName: 'cart', annotations: piggyUidAnnotation([container]) });
+  fakes.pods.set('shop/cart-0', { namespace: 'shop', name: 'cart-0', uid: 'pod-uid-1', serviceAccountName: 'cart', annotations: piggyUidAnnotation([container]), containers: [{ name: 'app', env: admittedEnv(container, { namespace: 'shop', serviceAccount: 'cart' }) }] });
   fakes.secrets.set('shop/cart#AWSCURRENT', secretValue(JSON.stringify({ PASSWORD: CANARY, PIGGY_ALLOWED_SA: 'shop:cart' }), 'shop/cart'));
   const registry = new Registry();
   const log = captureLog('info');

@@ -76,8 +76,8 @@ test('file mode and env injection together: install first, then the writer', asy
   pod.spec = { ...pod.spec, containers: pod.spec?.containers ?? [], securityContext: { fsGroup: 2000, runAsUser: 1000 } };
   const out = mutatedPod(pod, await handleAdmission(buildReview(pod), buildDeps()));
   t.deepEqual(out.spec?.initContainers?.map((item) => item.name), ['install-piggy-env', 'piggy-secret-files']);
-  t.deepEqual(out.spec?.volumes?.map((volume) => volume.name), ['piggy-env', 'piggy-secret-files']);
-  t.deepEqual(out.spec?.containers[0]?.volumeMounts?.map((mount) => mount.name), ['piggy-env', 'piggy-secret-files']);
+  t.deepEqual(out.spec?.volumes?.map((volume) => volume.name), ['piggy-env', 'piggy-token', 'piggy-secret-files']);
+  t.deepEqual(out.spec?.containers[0]?.volumeMounts?.map((mount) => mount.name), ['piggy-env', 'piggy-token', 'piggy-secret-files']);
 });
 
 test('files that cannot be private to one user (the sidecar injector\'s walkthrough pod) are admitted 0444 with a warning naming why and the fix', async (t) => {

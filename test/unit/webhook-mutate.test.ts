@@ -23,7 +23,10 @@ test('a container with a literal piggy: value is wrapped; the others are untouch
   const app = container(out, 'app');
   t.deepEqual(app.command, ['/piggy/piggy-env']);
   t.deepEqual(app.args, ['--', '/bin/sh', '-c', 'echo $$(GREETING) $$$$HOME && exec server --password-file=/run/pw']);
-  t.deepEqual(app.volumeMounts, [{ name: 'piggy-env', mountPath: '/piggy', readOnly: true }]);
+  t.deepEqual(app.volumeMounts, [
+    { name: 'piggy-env', mountPath: '/piggy', readOnly: true },
+    { name: 'piggy-token', mountPath: '/var/run/secrets/piggysec.com/serviceaccount', readOnly: true },
+  ]);
   t.like(envOf(app), {
     GREETING: { value: 'hello' },
     DB_PASSWORD: { value: 'piggy:db-password' },
@@ -33,12 +36,16 @@ test('a container with a literal piggy: value is wrapped; the others are untouch
     PIGGY_POD_NAME: { valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
     PIGGY_CA_BUNDLE: { value: CA_PEM },
     PIGGY_UID: { value: '00000000000000000000000000000001' },
+    PIGGY_TOKEN_FILE: { value: '/var/run/secrets/piggysec.com/serviceaccount/token' },
   });
   for (const absent of ['PIGGY_STANDALONE', 'PIGGY_DEBUG', 'PIGGY_IGNORE_NO_ENV', 'PIGGY_NUMBER_OF_RETRY', 'PIGGY_INITIAL_DELAY', 'PIGGY_DNS_RESOLVER', 'PIGGY_AWS_SSM_PARAMETER_PATH']) {
     t.false(absent in envOf(app), absent);
   }
   t.deepEqual(container(out, 'metrics'), container(pod, 'metrics'), 'a container without piggy: values is left alone');
-  t.deepEqual(out.spec?.volumes, [{ name: 'piggy-env', emptyDir: { sizeLimit: '256Mi' } }], 'disk-backed, size-limited');
+  t.deepEqual(out.spec?.volumes, [
+    { name: 'piggy-env', emptyDir: { sizeLimit: '256Mi' } },
+    { name: 'piggy-token', projected: { sources: [{ serviceAccountToken: { audience: 'piggysec.com', expirationSeconds: 600, path: 'token' } }] } },
+  ], 'disk-backed, size-limited; the token of piggy\'s audience, 10 minutes');
   const uids = parsePiggyUids(out.metadata?.annotations?.['piggysec.com/piggy-uid']);
   t.deepEqual(uids, { '00000000000000000000000000000001': buildCommandSignature(['/bin/sh', '-c', 'echo $(GREETING) $$HOME && exec server --password-file=/run/pw']) });
   t.deepEqual(uids?.['00000000000000000000000000000001'], buildCommandSignature(readWrappedTemplate(app)));
@@ -86,7 +93,6 @@ test('every launcher annotation reaches the PIGGY_* env; resources and pull poli
     'piggysec.com/piggy-ignore-no-env': 'true',
     'piggysec.com/piggy-number-of-retry': '4',
     'piggysec.com/piggy-initial-delay': '1500ms',
-    'piggysec.com/piggy-dns-resolver': 'tcp4',
     'piggysec.com/piggy-env-image': 'localhost:5000/piggy-env:dev',
     'piggysec.com/piggy-env-image-pull-policy': 'Always',
     'piggysec.com/piggy-env-resource-cpu-request': '10m',
@@ -103,7 +109,6 @@ test('every launcher annotation reaches the PIGGY_* env; resources and pull poli
     PIGGY_IGNORE_NO_ENV: { value: 'true' },
     PIGGY_NUMBER_OF_RETRY: { value: '4' },
     PIGGY_INITIAL_DELAY: { value: '1500ms' },
-    PIGGY_DNS_RESOLVER: { value: 'tcp4' },
   });
   t.false('PIGGY_AWS_SECRET_VERSION_STAGE' in envOf(app));
   const install = container(out, 'install-piggy-env');
@@ -124,8 +129,9 @@ test('standalone: PIGGY_STANDALONE and no proxy variables or CA', async (t) => {
   Object.assign(pod.metadata?.annotations ?? {}, { 'piggysec.com/standalone': 'true' });
   const app = container(mutatedPod(pod, await handleAdmission(buildReview(pod), buildDeps())), 'app');
   t.is(valueOf(app, 'PIGGY_STANDALONE'), 'true');
-  for (const absent of ['PIGGY_ADDRESS', 'PIGGY_POD_NAME', 'PIGGY_CA_BUNDLE']) t.false(absent in envOf(app), absent);
+  for (const absent of ['PIGGY_ADDRESS', 'PIGGY_POD_NAME', 'PIGGY_CA_BUNDLE', 'PIGGY_TOKEN_FILE', 'PIGGY_ADMISSION']) t.false(absent in envOf(app), absent);
   t.regex(valueOf(app, 'PIGGY_UID') ?? '', /^[0-9a-f]{32}$/);
+  t.false(JSON.stringify(mutatedPod(pod, await handleAdmission(buildReview(pod), buildDeps())).spec?.volumes).includes('piggy-token'), 'no proxy token in standalone mode');
 });
 
 test('valueFrom and envFrom references are read through the API, once per object', async (t) => {
@@ -180,7 +186,7 @@ test('no command: the image entrypoint is read (once per image) with the pod pul
   t.deepEqual(container(out, 'image-default').args, ['--', '/worker', '--serve']);
   t.deepEqual(container(out, 'migrate').args, ['--', 'migrate', 'up']);
   t.is(calls.length, 1, 'one read for two containers of one image; none for a container with a command');
-  t.like(calls[0]?.context, { namespace: 'shop', serviceAccountName: 'default', extraPullSecret: undefined, skipVerifyRegistry: false, platform: undefined });
+  t.like(calls[0]?.context, { namespace: 'shop', serviceAccountName: 'default', extraPullSecret: undefined, platform: undefined });
   t.deepEqual(calls[0]?.context.imagePullSecrets, ['regcred'], "Piggy's empty pull-secret names are gone");
   t.is(container(out, 'image-default').image, 'registry.example.com/shop/worker:7', 'not pinned unless asked');
   t.is(valueOf(container(out, 'args-only'), 'PIGGY_ADDRESS'), 'https://piggy.piggy.svc', 'trailing slash dropped (Piggy bug)');
@@ -199,7 +205,7 @@ test('pinning, extra pull secret and platform reach the image read', async (t) =
   Object.assign(pod.metadata?.annotations ?? {}, {
     'piggysec.com/image-pin-digest': 'true',
     'piggysec.com/image-pull-secret': 'shared-pull',
-    'piggysec.com/image-skip-verify-registry': 'true',
+    'piggysec.com/image-skip-verify-registry': 'false',
   });
   pod.spec = { ...pod.spec, containers: pod.spec?.containers ?? [], nodeSelector: { 'kubernetes.io/arch': 'arm64' }, serviceAccountName: 'worker' };
   const calls: ImageCall[] = [];
@@ -208,7 +214,7 @@ test('pinning, extra pull secret and platform reach the image read', async (t) =
   const out = mutatedPod(pod, await handleAdmission(buildReview(pod), buildDeps({ resolveImage })));
   t.is(container(out, 'image-default').image, `registry.example.com/shop/worker:7@${digest}`);
   t.is(container(out, 'migrate').image, 'registry.example.com/shop/migrate:2', 'a container with a command was not inspected');
-  t.like(calls[0]?.context, { serviceAccountName: 'worker', extraPullSecret: { name: 'shared-pull', namespace: 'shop' }, skipVerifyRegistry: true, platform: { os: 'linux', architecture: 'arm64' } });
+  t.like(calls[0]?.context, { serviceAccountName: 'worker', extraPullSecret: { name: 'shared-pull', namespace: 'shop' }, platform: { os: 'linux', architecture: 'arm64' } });
 });
 
 test('an image that cannot be read denies the pod, naming container, image and why', async (t) => {

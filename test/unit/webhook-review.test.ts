@@ -81,6 +81,7 @@ test('a realistic API-server review gives the expected patch operations', async 
   t.deepEqual(patchOf(review).map((op) => `${op.op} ${op.path}`), [
     'add /metadata/annotations/piggysec.com~1piggy-uid',
     'add /spec/volumes/1',
+    'add /spec/volumes/2',
     'replace /spec/containers/0/command',
     'add /spec/containers/0/env/2',
     'add /spec/containers/0/env/3',
@@ -89,14 +90,17 @@ test('a realistic API-server review gives the expected patch operations', async 
     'add /spec/containers/0/env/6',
     'add /spec/containers/0/env/7',
     'add /spec/containers/0/env/8',
+    'add /spec/containers/0/env/9',
+    'add /spec/containers/0/env/10',
     'add /spec/containers/0/volumeMounts/1',
+    'add /spec/containers/0/volumeMounts/2',
     'add /spec/containers/0/args',
     'add /spec/initContainers',
   ]);
   const out = mutatedPod(request.object, review);
   t.is(out.spec?.initContainers?.[0]?.securityContext?.runAsUser, undefined, 'inherits the pod runAsUser 1000');
   t.deepEqual(out.spec?.containers[0]?.env?.slice(2).map((item) => item.name), [
-    'PIGGY_AWS_SECRET_NAME', 'PIGGY_ADDRESS', 'PIGGY_POD_NAME', 'PIGGY_CA_BUNDLE', 'PIGGY_UID', 'PIGGY_INITIAL_DELAY', 'PIGGY_NUMBER_OF_RETRY',
+    'PIGGY_AWS_SECRET_NAME', 'PIGGY_ADDRESS', 'PIGGY_POD_NAME', 'PIGGY_CA_BUNDLE', 'PIGGY_TOKEN_FILE', 'PIGGY_ADMISSION', 'PIGGY_UID', 'PIGGY_INITIAL_DELAY', 'PIGGY_NUMBER_OF_RETRY',
   ]);
 });
 

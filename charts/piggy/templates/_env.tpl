@@ -50,6 +50,14 @@ appends `config` and `extraEnv` and refuses a name that is already here.
   value: {{ .Values.webhook.enabled | toString | quote }}
 - name: PROXY_ENABLED
   value: {{ .Values.proxy.enabled | toString | quote }}
+- name: PROXY_TOKEN_AUDIENCE
+  value: {{ .Values.proxy.tokenAudience | quote }}
+- name: PROXY_TOKEN_EXPIRATION
+  value: {{ printf "%vs" (int .Values.proxy.tokenExpirationSeconds) | quote }}
+{{- if .Values.proxy.acceptLegacyPods }}
+- name: PROXY_ACCEPT_LEGACY_PODS
+  value: "true"
+{{- end }}
 - name: PIGGY_ADDRESS
   value: {{ default (printf "https://%s.%s.svc:443" $fullname .Release.Namespace) .Values.piggyAddress | quote }}
 - name: PIGGY_ENV_IMAGE
