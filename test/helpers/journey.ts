@@ -108,7 +108,17 @@ export async function installPiggy(awsEndpoint: string): Promise<Installation> {
     config: { WATCH_NAMESPACE: apps, LEASE_RETRY_PERIOD: '1s', LEASE_DURATION: '6s', LEASE_RENEW_DEADLINE: '4s' },
   };
   await helm(['install', release, CHART_DIR, '--namespace', namespace, '--values', '-', '--wait', '--timeout', '4m'], stringify(values));
-  return { release, namespace, apps, httpsPort, metricsPort, images: pushed, values };
+  const installation = { release, namespace, apps, httpsPort, metricsPort, images: pushed, values };
+  // helm's --wait counts a Deployment ready at replicas − maxUnavailable (the chart's hostNetwork
+  // strategy has maxUnavailable 1): wait for every replica, so each journey starts with both.
+  await eventually(
+    async () => {
+      const pods = await controllerPods(installation);
+      if (pods.length !== 2 || !pods.every(isReady)) throw new Error(`${pods.filter(isReady).length} of ${pods.length} replicas Ready`);
+    },
+    { timeoutMs: 120_000 },
+  );
+  return installation;
 }
 
 export async function uninstallPiggy(inst: Installation): Promise<void> {
