@@ -1,7 +1,7 @@
 // What every benchmark report shares: Markdown tables, and the machine, load and commit a figure was
 // measured on.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { readVersions } from '../scripts/local/procs.ts';
 
@@ -49,4 +49,13 @@ export function describeRevision(): string {
   } catch {
     return 'commit unknown';
   }
+}
+
+/**
+ * Appends one dated section (`## <ISO time>` then BODY) to a benchmark's results.md, writing the
+ * file's heading first when it does not exist yet. NAME is the benchmark (`memory` → bench:memory).
+ */
+export function appendResultsSection(file: string, name: string, body: string, when = new Date()): void {
+  const head = existsSync(file) ? '' : `# bench/${name} results\n\nAppended by \`npm run bench:${name}\`; see bench/README.md for what is measured.\n`;
+  appendFileSync(file, `${head}\n## ${when.toISOString()}\n\n${body}`);
 }

@@ -9,7 +9,7 @@
 //   AWSSecrets --count AWSSecrets over 100 versions (bench/operator's fixtures) created and all Ready.
 // Variants: `node defaults` (no flags, no environment: the image before this benchmark), `as shipped`
 // (CONTROLLER_NODE_FLAGS / CONTROLLER_ENV), and with --node-flags / --env one more.
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
@@ -23,7 +23,7 @@ import { GROUP, PLURAL, VERSION } from '../../src/controller/awssecret.ts';
 import { loadKubeConfig } from '../../src/kube/client.ts';
 import { readNumberFlags } from '../flags.ts';
 import { runLoadProcess, type LoadResult } from '../load.ts';
-import { describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
+import { appendResultsSection, describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
 import { buildAWSSecret, createPinnedVersions, type PinnedVersion } from '../operator/fixtures.ts';
 import { createAll, waitAllReady } from '../operator/measure.ts';
 import { createPods, NAMESPACE as PODS_NAMESPACE, SECRET, SECRET_VALUE, secretRequests } from '../proxy/fixtures.ts';
@@ -215,8 +215,7 @@ async function main(): Promise<void> {
     for (let index = 0; index < options.variants.length; index++) results.push(await runVariant(stack, kc, options, index, requestsFile));
     const report = `${describeMachine()}, ${describeRevision()}  \nload average ${loadBefore} before, ${describeLoad()} after; bundle ${(bundle.code.length / 2 ** 20).toFixed(1)} MiB; ${options.pods} pods, ${options.concurrency} in flight, ${options.durationMs / 1000} s window; ${options.count} AWSSecrets over ${VERSIONS} versions  \n\`${command}\`\n\n${table(results, options)}\n`;
     process.stdout.write(`\n${report}`);
-    const head = existsSync(RESULTS_FILE) ? '' : '# bench/memory results\n\nAppended by `npm run bench:memory`; see bench/README.md for what is measured.\n';
-    appendFileSync(RESULTS_FILE, `${head}\n## ${new Date().toISOString()}\n\n${report}`);
+    appendResultsSection(RESULTS_FILE, 'memory', report);
     log(`\nappended to ${path.relative(repoRoot, RESULTS_FILE)}`);
   } finally {
     await stopStack(STACK_DIR);

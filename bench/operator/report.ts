@@ -1,6 +1,5 @@
 // The results table (stdout and bench/operator/results.md) and the machine it was measured on.
-import { appendFileSync, existsSync } from 'node:fs';
-import { formatTable } from '../markdown.ts';
+import { appendResultsSection, formatTable } from '../markdown.ts';
 import type { BenchOptions } from './options.ts';
 
 export interface CaseResult {
@@ -49,7 +48,6 @@ export function describeOptions(options: BenchOptions, reconcileConcurrency: str
 
 /** Appends one dated section to FILE (created with a heading when missing). */
 export function appendResults(file: string, section: { when: Date; machine: string; options: string; table: string; notes: readonly string[] }): void {
-  const head = existsSync(file) ? '' : '# bench/operator results\n\nAppended by `npm run bench:operator`; see bench/README.md for what is measured.\n';
   const notes = section.notes.map((note) => `- ${note}\n`).join('');
-  appendFileSync(file, `${head}\n## ${section.when.toISOString()}\n\n${section.machine}  \n${section.options}\n\n${section.table}\n${notes === '' ? '' : `\n${notes}`}`);
+  appendResultsSection(file, 'operator', `${section.machine}  \n${section.options}\n\n${section.table}\n${notes === '' ? '' : `\n${notes}`}`, section.when);
 }

@@ -1,6 +1,5 @@
 // The results table of `npm run bench:pods` (stdout and bench/pods/results.md).
-import { appendFileSync, existsSync } from 'node:fs';
-import { formatTable } from '../markdown.ts';
+import { appendResultsSection, formatTable } from '../markdown.ts';
 import type { CaseStats } from './measure.ts';
 import { CASE_TITLES, type CaseName } from './pods.ts';
 
@@ -43,7 +42,6 @@ export function buildNotes(stats: ReadonlyMap<CaseName, CaseStats>): string[] {
 
 /** Appends one dated section to FILE (created with a heading when missing). */
 export function appendResults(file: string, section: { when: Date; machine: string; settings: string; command: string; table: string; notes: readonly string[] }): void {
-  const head = existsSync(file) ? '' : '# bench/pods results\n\nAppended by `npm run bench:pods`; see bench/README.md for what is measured.\n';
   const notes = section.notes.map((note) => `- ${note}\n`).join('');
-  appendFileSync(file, `${head}\n## ${section.when.toISOString()}\n\n${section.machine}  \n${section.settings}  \n\`${section.command}\`\n\n${section.table}\n${notes === '' ? '' : `\n${notes}`}`);
+  appendResultsSection(file, 'pods', `${section.machine}  \n${section.settings}  \n\`${section.command}\`\n\n${section.table}\n${notes === '' ? '' : `\n${notes}`}`, section.when);
 }

@@ -10,7 +10,7 @@
 //               real TokenReview per request (TOKEN_REVIEW_CACHE_TTL=0s), /secret with the review
 //               cached (a pod's containers and restarts present the same token).
 // The load comes from a second process (bench/load.ts); every answer is checked.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { buildAwsEnv } from '../../scripts/local/components.ts';
@@ -21,7 +21,7 @@ import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack
 import { readNumberFlags } from '../flags.ts';
 import { rateCells, rateColumns, runLoadProcess, type LoadConfig, type LoadRequest, type LoadResult } from '../load.ts';
 import { createPods, NAMESPACE, SECRET, secretRequests, SECRET_VALUE, type BenchPod } from './fixtures.ts';
-import { describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
+import { appendResultsSection, describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
 
 const STACK_DIR = path.join(repoRoot, '.local', 'bench-proxy');
 const WORK_DIR = path.join(STACK_DIR, 'bench');
@@ -260,8 +260,7 @@ async function main(): Promise<void> {
     const loadLine = `load average ${loadBefore} before, ${describeLoad()} after; controller peak RSS ${(Math.max(uncached.peakRssKiB, cached.peakRssKiB) / 1024).toFixed(0)} MiB`;
     const report = `${machine}, ${revision}  \n${loadLine}  \n\`${command}\`\n\n${burst}\n\n${steady}\n`;
     process.stdout.write(`\n${report}`);
-    const head = existsSync(RESULTS_FILE) ? '' : '# bench/proxy results\n\nAppended by `npm run bench:proxy`; see bench/README.md for what is measured.\n';
-    appendFileSync(RESULTS_FILE, `${head}\n## ${new Date().toISOString()}\n\n${report}`);
+    appendResultsSection(RESULTS_FILE, 'proxy', report);
     log(`\nappended to ${path.relative(repoRoot, RESULTS_FILE)}`);
   } finally {
     await stopStack(STACK_DIR);

@@ -1,7 +1,6 @@
 // The results table of bench/webhook (stdout and bench/webhook/results.md) and the machine it ran on.
-import { appendFileSync, existsSync } from 'node:fs';
 import { rateCells, rateColumns, type LoadResult } from '../load.ts';
-import { formatTable } from '../markdown.ts';
+import { appendResultsSection, formatTable } from '../markdown.ts';
 
 export interface Row {
   readonly label: string;
@@ -21,10 +20,11 @@ export function buildTable(rows: readonly Row[]): string {
 
 /** Appends one dated section to FILE (created with a heading when missing). */
 export function appendResults(file: string, section: { when: Date; machine: string; load: string; command: string; table: string; rss: { peakRssKiB: number }; revision: string }): void {
-  const head = existsSync(file) ? '' : '# bench/webhook results\n\nAppended by `npm run bench:webhook`; see bench/README.md for what is measured.\n';
-  appendFileSync(
+  appendResultsSection(
     file,
-    `${head}\n## ${section.when.toISOString()}\n\n${section.machine}, ${section.revision}  \n${section.load}; controller peak RSS ${(section.rss.peakRssKiB / 1024).toFixed(0)} MiB  \n` +
+    'webhook',
+    `${section.machine}, ${section.revision}  \n${section.load}; controller peak RSS ${(section.rss.peakRssKiB / 1024).toFixed(0)} MiB  \n` +
       `\`${section.command}\`\n\n${section.table}\n`,
+    section.when,
   );
 }
