@@ -3,12 +3,12 @@
 import { request } from 'node:https';
 import test, { type ExecutionContext } from 'ava';
 import { createSecretVersions, decodeData } from '../helpers/aws.ts';
-import { startPiggy, type PiggyProcess } from '../helpers/controller.ts';
+import { localControllerEnv, startPiggy, type PiggyProcess } from '../helpers/controller.ts';
 import { applyCrds } from '../helpers/crd.ts';
 import { startKubeFaultProxy } from '../helpers/kube-fault-proxy.ts';
 import { createTestNamespace, kube } from '../helpers/kube.ts';
 import { createAWSSecret, ref } from '../helpers/operator.ts';
-import { awsEnv, eventually, kubeConfigPath, uniqueName } from '../helpers/stack.ts';
+import { eventually, uniqueName } from '../helpers/stack.ts';
 import { makeServingCertificate } from '../helpers/tls.ts';
 
 test.before(async () => {
@@ -25,17 +25,8 @@ interface Controller {
 
 async function startController(t: ExecutionContext, namespace: string, env: Record<string, string>): Promise<Controller> {
   const tls = await makeServingCertificate();
-  const aws = awsEnv();
   const piggy = startPiggy(t, ['controller'], {
-    KUBECONFIG: kubeConfigPath(),
-    AWS_ENDPOINT_URL: aws.AWS_ENDPOINT_URL ?? process.env.AWS_ENDPOINT_URL ?? '',
-    AWS_REGION: aws.AWS_REGION ?? process.env.AWS_REGION ?? 'us-east-1',
-    AWS_ACCESS_KEY_ID: aws.AWS_ACCESS_KEY_ID ?? process.env.AWS_ACCESS_KEY_ID ?? '',
-    AWS_SECRET_ACCESS_KEY: aws.AWS_SECRET_ACCESS_KEY ?? process.env.AWS_SECRET_ACCESS_KEY ?? '',
-    TLS_CERT_FILE: tls.certFile,
-    TLS_PRIVATE_KEY_FILE: tls.keyFile,
-    LISTEN_ADDRESS: '127.0.0.1:0',
-    METRICS_ADDRESS: '127.0.0.1:0',
+    ...localControllerEnv(tls),
     WEBHOOK_ENABLED: 'false',
     PROXY_ENABLED: 'false',
     WATCH_NAMESPACE: namespace,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { eventually } from './stack.ts';
+import { awsEnv, eventually, kubeConfigPath } from './stack.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const PIGGY_BIN = join(REPO_ROOT, 'bin', 'piggy.js');
@@ -76,5 +76,24 @@ export function startPiggy(t: ExecutionContext, args: readonly string[], env: Re
         { timeoutMs, intervalMs: 50 },
       ),
     exited: () => exit,
+  };
+}
+
+/**
+ * The environment every test's `piggy controller` starts from: the test stack's kubeconfig and AWS
+ * emulator, the given serving certificate, and listeners on free loopback ports.
+ */
+export function localControllerEnv(tls: { readonly certFile: string; readonly keyFile: string }): Record<string, string> {
+  const aws = awsEnv();
+  return {
+    KUBECONFIG: kubeConfigPath(),
+    AWS_ENDPOINT_URL: aws.AWS_ENDPOINT_URL ?? process.env.AWS_ENDPOINT_URL ?? '',
+    AWS_REGION: aws.AWS_REGION ?? process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: aws.AWS_ACCESS_KEY_ID ?? process.env.AWS_ACCESS_KEY_ID ?? '',
+    AWS_SECRET_ACCESS_KEY: aws.AWS_SECRET_ACCESS_KEY ?? process.env.AWS_SECRET_ACCESS_KEY ?? '',
+    TLS_CERT_FILE: tls.certFile,
+    TLS_PRIVATE_KEY_FILE: tls.keyFile,
+    LISTEN_ADDRESS: '127.0.0.1:0',
+    METRICS_ADDRESS: '127.0.0.1:0',
   };
 }

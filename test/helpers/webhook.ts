@@ -16,9 +16,9 @@ import {
 import type { ExecutionContext } from 'ava';
 import { parseAllDocuments } from 'yaml';
 import type { Container, Pod } from '../../src/webhook/pod.ts';
-import { REPO_ROOT, startPiggy, type PiggyProcess } from './controller.ts';
+import { localControllerEnv, REPO_ROOT, startPiggy, type PiggyProcess } from './controller.ts';
 import { kube } from './kube.ts';
-import { awsEnv, eventually, kubeConfigPath, uniqueName } from './stack.ts';
+import { eventually, uniqueName } from './stack.ts';
 import { makeServingCertificate } from './tls.ts';
 
 export const WEBHOOK_MANIFEST = join(REPO_ROOT, 'deploy', 'webhook.yaml');
@@ -80,18 +80,9 @@ export interface WebhookControllerOptions {
 /** Starts `piggy controller` (webhook only) and registers it for `namespace`; undone at teardown. */
 export async function startWebhookController(owner: Owner, options: WebhookControllerOptions): Promise<WebhookController> {
   const tls = await makeServingCertificate();
-  const aws = awsEnv();
   // startPiggy only uses t.teardown.
   const piggy = startPiggy(owner as ExecutionContext, ['controller'], {
-    KUBECONFIG: kubeConfigPath(),
-    AWS_ENDPOINT_URL: aws.AWS_ENDPOINT_URL ?? process.env.AWS_ENDPOINT_URL ?? '',
-    AWS_REGION: aws.AWS_REGION ?? process.env.AWS_REGION ?? 'us-east-1',
-    AWS_ACCESS_KEY_ID: aws.AWS_ACCESS_KEY_ID ?? process.env.AWS_ACCESS_KEY_ID ?? '',
-    AWS_SECRET_ACCESS_KEY: aws.AWS_SECRET_ACCESS_KEY ?? process.env.AWS_SECRET_ACCESS_KEY ?? '',
-    TLS_CERT_FILE: tls.certFile,
-    TLS_PRIVATE_KEY_FILE: tls.keyFile,
-    LISTEN_ADDRESS: '127.0.0.1:0',
-    METRICS_ADDRESS: '127.0.0.1:0',
+    ...localControllerEnv(tls),
     OPERATOR_ENABLED: 'false',
     PIGGY_ENV_IMAGE: ENV_IMAGE,
     PIGGY_ADDRESS,

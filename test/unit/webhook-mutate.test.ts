@@ -2,17 +2,9 @@
 import test from 'ava';
 import { buildCommandSignature, parsePiggyUids } from '../../src/shared/injection-contract.ts';
 import { readWrappedTemplate } from '../../src/webhook/command.ts';
-import type { Container, EnvVar, Pod } from '../../src/webhook/pod.ts';
 import { handleAdmission } from '../../src/webhook/review.ts';
-import { CA_PEM, ENV_IMAGE, buildDeps, buildReview, fakeImages, fakeLookup, loadPod, mutatedPod, patchOf, type ImageCall } from '../fixtures/admission/build.ts';
+import { CA_PEM, ENV_IMAGE, buildDeps, buildReview, containerOf as container, envOf, fakeImages, fakeLookup, loadPod, mutatedPod, patchOf, valueOf, type ImageCall } from '../fixtures/admission/build.ts';
 
-const container = (pod: Pod, name: string): Container => {
-  const found = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((item) => item.name === name);
-  if (found === undefined) throw new Error(`no container ${name}`);
-  return found;
-};
-const envOf = (item: Container): Record<string, EnvVar> => Object.fromEntries((item.env ?? []).map((entry) => [entry.name, entry]));
-const valueOf = (item: Container, name: string) => envOf(item)[name]?.value;
 
 test('a container with a literal piggy: value is wrapped; the others are untouched', async (t) => {
   const pod = loadPod('pod-env-literal');

@@ -4,17 +4,9 @@ import test from 'ava';
 import { parseAdmissionRecord } from '../../src/shared/admission-record.ts';
 import { buildCommandSignature } from '../../src/shared/injection-contract.ts';
 import { readWrappedTemplate } from '../../src/webhook/command.ts';
-import type { Container, EnvVar, Pod } from '../../src/webhook/pod.ts';
 import { handleAdmission } from '../../src/webhook/review.ts';
-import { buildDeps, buildReview, loadPod, mutatedPod } from '../fixtures/admission/build.ts';
+import { buildDeps, buildReview, containerOf as container, envOf, loadPod, mutatedPod, valueOf } from '../fixtures/admission/build.ts';
 
-const container = (pod: Pod, name: string): Container => {
-  const found = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((item) => item.name === name);
-  if (found === undefined) throw new Error(`no container ${name}`);
-  return found;
-};
-const envOf = (item: Container): Record<string, EnvVar> => Object.fromEntries((item.env ?? []).map((entry) => [entry.name, entry]));
-const valueOf = (item: Container, name: string) => envOf(item)[name]?.value;
 
 test('proxy mode: each wrapped container carries the admission record /secret trusts (secret, signature, integrity flags)', async (t) => {
   const pod = loadPod('pod-env-literal');
