@@ -120,8 +120,9 @@ async function sync(deps: ReconcilerDeps, awsSecret: AWSSecret): Promise<SyncRes
 async function syncAgainst(deps: ReconcilerDeps, awsSecret: AWSSecret, region: string, existing: V1Secret | undefined): Promise<SyncResult> {
   const { name } = awsSecret.metadata;
   const hashKey = await deps.dataHashKey();
-  const adopting = existing !== undefined && !isManagedBy(existing, awsSecret) && isAdoptableFromMumoshu(existing, awsSecret);
-  if (existing !== undefined && !adopting && !isManagedBy(existing, awsSecret)) {
+  const foreign = existing !== undefined && !isManagedBy(existing, awsSecret);
+  const adopting = foreign && isAdoptableFromMumoshu(existing, awsSecret);
+  if (foreign && !adopting) {
     throw new AppError('ERR_AWSSECRET_CONFLICT', `Secret ${name} exists and is not managed by piggy; it is left untouched`);
   }
   const trusted = existing === undefined || adopting ? undefined : trustedExistingData(existing, awsSecret, region, hashKey);

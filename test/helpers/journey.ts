@@ -6,7 +6,11 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { mkdirSync } from 'node:fs';
+import { motoSpec } from '../../scripts/local/components.ts';
+import { startInstance, type Instance } from '../../scripts/local/instance.ts';
 import { freePort, repoRoot, run } from '../../scripts/local/procs.ts';
+import { privateDir } from '../../scripts/local/stack.ts';
 import { buildImages, type ImagesSummary } from '../../scripts/images/build.ts';
 import { kube, waitForDefaultServiceAccount } from './kube.ts';
 import { busyboxImage, inClusterEnv } from './real-node.ts';
@@ -172,4 +176,24 @@ export function fileDigests(lines: readonly string[]): Record<string, { sha256: 
     const m = /^file (\S+) sha256=([0-9a-f]{64}) mode=(\d+)$/.exec(line);
     return m?.[1] !== undefined && m[2] !== undefined && m[3] !== undefined ? [[m[1], { sha256: m[2], mode: m[3] }]] : [];
   }));
+}
+
+/** A journey file's own AWS emulator and helm installation (see startJourney). */
+export interface JourneyContext {
+  moto?: Instance;
+  inst?: Installation;
+}
+
+/** Starts a private moto (folder LABEL-…) and installs piggy against it, into CTX. For test.before. */
+export async function startJourney(ctx: JourneyContext, label: string): Promise<void> {
+  const dir = path.join(privateDir(testStack().dir), uniqueName(label));
+  mkdirSync(dir, { recursive: true });
+  ctx.moto = await startInstance(motoSpec(testStack().tools), { dir });
+  ctx.inst = await installPiggy(ctx.moto.info.url);
+}
+
+/** Uninstalls piggy and stops the moto of startJourney, whatever got started. For test.after.always. */
+export async function stopJourney(ctx: JourneyContext): Promise<void> {
+  if (ctx.inst) await uninstallPiggy(ctx.inst);
+  await ctx.moto?.stop();
 }

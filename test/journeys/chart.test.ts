@@ -1,7 +1,7 @@
 // Journeys on the real nodes: piggy installed with its Helm chart from the images this checkout
 // builds, and what a user sees. One installation for the file, the journeys in order (the
 // failure journeys last). AWS is a private moto, so stopping it disturbs no other test.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -9,35 +9,24 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import test from 'ava';
 import { stringify } from 'yaml';
-import { buildAwsEnv, motoSpec } from '../../scripts/local/components.ts';
-import { startInstance, type Instance } from '../../scripts/local/instance.ts';
+import { buildAwsEnv } from '../../scripts/local/components.ts';
 import { requestPodToken } from '../../scripts/local/kube-objects.ts';
 import { httpGet, run } from '../../scripts/local/procs.ts';
-import { privateDir } from '../../scripts/local/stack.ts';
 import { createSecretVersions } from '../helpers/aws.ts';
 import { PIGGY_BIN } from '../helpers/controller.ts';
-import { appImage, appOutput, apply, controllerPods, installPiggy, isReady, sha256, uninstallPiggy, type Installation } from '../helpers/journey.ts';
+import { appImage, appOutput, apply, controllerPods, isReady, sha256, startJourney, stopJourney, type Installation, type JourneyContext } from '../helpers/journey.ts';
 import { execEnv, injectedDeployment, postSecret, leaderGauge, metricOfBoth, readyReason, seenByNewestPod, watchSecrets } from '../helpers/journey-checks.ts';
 import { kube } from '../helpers/kube.ts';
 import { podIdentityPatch } from '../helpers/pod-identity.ts';
 import { onRealNode } from '../helpers/real-node.ts';
-import { eventually, kubectl, testStack, uniqueName } from '../helpers/stack.ts';
+import { eventually, kubectl, uniqueName } from '../helpers/stack.ts';
 import { startPatchingWebhook } from '../helpers/webhook.ts';
 
-const ctx: { moto?: Instance; inst?: Installation } = {};
+const ctx: JourneyContext = {};
 
 
-test.before(async () => {
-  const dir = path.join(privateDir(testStack().dir), uniqueName('journey-moto'));
-  mkdirSync(dir, { recursive: true });
-  ctx.moto = await startInstance(motoSpec(testStack().tools), { dir });
-  ctx.inst = await installPiggy(ctx.moto.info.url);
-});
-
-test.after.always(async () => {
-  if (ctx.inst) await uninstallPiggy(ctx.inst);
-  await ctx.moto?.stop();
-});
+test.before(() => startJourney(ctx, 'journey-moto'));
+test.after.always(() => stopJourney(ctx));
 
 const installation = (): Installation => {
   if (!ctx.inst) throw new Error('piggy is not installed');

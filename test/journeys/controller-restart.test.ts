@@ -3,31 +3,17 @@
 // by URL (https://127.0.0.1:PORT/mutate: no Service networking here), so every admission goes to the
 // replica on node 127.0.0.1, and its replacement can bind that host port only once the old
 // replica's process has exited. What this measures is written to the test log and the README.
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import test from 'ava';
-import { motoSpec } from '../../scripts/local/components.ts';
-import { startInstance, type Instance } from '../../scripts/local/instance.ts';
-import { privateDir } from '../../scripts/local/stack.ts';
-import { appImage, controllerPods, installPiggy, isReady, uninstallPiggy, type Installation } from '../helpers/journey.ts';
+import { appImage, controllerPods, isReady, startJourney, stopJourney, type JourneyContext } from '../helpers/journey.ts';
 import { kube } from '../helpers/kube.ts';
 import { onRealNode } from '../helpers/real-node.ts';
-import { eventually, kubectl, testStack, uniqueName } from '../helpers/stack.ts';
+import { eventually, kubectl, uniqueName } from '../helpers/stack.ts';
 
-const ctx: { moto?: Instance; inst?: Installation } = {};
+const ctx: JourneyContext = {};
 
-test.before(async () => {
-  const dir = path.join(privateDir(testStack().dir), uniqueName('restart-moto'));
-  mkdirSync(dir, { recursive: true });
-  ctx.moto = await startInstance(motoSpec(testStack().tools), { dir });
-  ctx.inst = await installPiggy(ctx.moto.info.url);
-});
-
-test.after.always(async () => {
-  if (ctx.inst) await uninstallPiggy(ctx.inst);
-  await ctx.moto?.stop();
-});
+test.before(() => startJourney(ctx, 'restart-moto'));
+test.after.always(() => stopJourney(ctx));
 
 interface Attempt {
   readonly at: number;
