@@ -2,7 +2,7 @@
 // runs ava against it and always stops it. A running stack named by PIGGY_TEST_STACK is reused
 // and left running (`npm run local -- up`, then export PIGGY_TEST_STACK=<repo>/.local).
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './local/procs.ts';
 import { ensureTools, readStack, stackStatus, startStack, stopStack } from './local/stack.ts';
@@ -54,11 +54,17 @@ function runAva(args: string[], stack: StackInfo): Promise<number> {
   // removed with it, instead of piling up in the host's /tmp.
   const tmp = path.join(stack.dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
-  const env = { ...process.env, ...awsVars(stack.awsEnvFile), PIGGY_TEST_STACK: stack.dir, KUBECONFIG: stack.kubeconfig, TMPDIR: tmp };
+  // PIGGY_TEST_RUN names this run, for work the test files share across ava's worker processes
+  // (the journeys' images: test/helpers/journey.ts).
+  const env = { ...process.env, ...awsVars(stack.awsEnvFile), PIGGY_TEST_STACK: stack.dir, PIGGY_TEST_RUN: String(process.pid), KUBECONFIG: stack.kubeconfig, TMPDIR: tmp };
   return new Promise((resolve, reject) => {
     avaChild = spawn('npx', ['ava', ...args], { stdio: 'inherit', env, cwd: repoRoot, detached: true });
     avaChild.on('error', reject);
-    avaChild.on('exit', (code, sig) => resolve(code ?? signalCode(sig)));
+    avaChild.on('exit', (code, sig) => {
+      // The run's shared images (a reused stack's tmp folder outlives the run).
+      for (const name of readdirSync(tmp)) if (name.startsWith(`images-${process.pid}`)) rmSync(path.join(tmp, name), { recursive: true, force: true });
+      resolve(code ?? signalCode(sig));
+    });
   });
 }
 

@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { mkdirSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { motoSpec } from '../../scripts/local/components.ts';
 import { startInstance, type Instance } from '../../scripts/local/instance.ts';
 import { freePort, repoRoot, run } from '../../scripts/local/procs.ts';
@@ -20,10 +22,47 @@ export const CHART_DIR = path.join(repoRoot, 'charts', 'piggy');
 
 let images: Promise<ImagesSummary> | undefined;
 
-/** piggy and piggy-env built from this checkout and pushed to the stack's registry (once per process). */
+/**
+ * piggy and piggy-env built from this checkout and pushed to the stack's registry, once per test
+ * run: ava runs each journey file in its own worker process, so the first worker to create the
+ * lock folder builds and the others wait for its images.json (two builds into one folder race).
+ */
 export function pushedImages(): Promise<ImagesSummary> {
-  images ??= buildImages({ outDir: path.join(testStack().dir, 'images'), push: `${registryHost()}/piggy`, log: () => undefined });
+  images ??= buildOncePerRun(path.join(testStack().dir, 'tmp', `images-${process.env.PIGGY_TEST_RUN ?? `pid-${process.pid}`}`));
   return images;
+}
+
+async function buildOncePerRun(outDir: string): Promise<ImagesSummary> {
+  const [lock, summaryFile, failedFile] = [`${outDir}.lock`, `${outDir}.json`, `${outDir}.failed`];
+  await mkdir(path.dirname(outDir), { recursive: true });
+  const owner = await mkdir(lock).then(
+    () => true,
+    (err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    },
+  );
+  if (owner) {
+    try {
+      const summary = await buildImages({ outDir, push: `${registryHost()}/piggy`, log: () => undefined });
+      // Written whole, then renamed: a waiting worker never reads half of it.
+      await writeFile(`${summaryFile}.part`, JSON.stringify(summary));
+      await rename(`${summaryFile}.part`, summaryFile);
+      return summary;
+    } catch (err) {
+      await writeFile(failedFile, String(err instanceof Error ? err.message : err));
+      throw err;
+    }
+  }
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    const summary = await readFile(summaryFile, 'utf8').catch(() => undefined);
+    if (summary !== undefined) return JSON.parse(summary) as ImagesSummary;
+    const failed = await readFile(failedFile, 'utf8').catch(() => undefined);
+    if (failed !== undefined) throw new Error(`the images build of another journey worker failed: ${failed}`);
+    if (Date.now() > deadline) throw new Error(`no ${summaryFile} after 15 min: the worker that holds ${lock} did not finish its build`);
+    await sleep(1000);
+  }
 }
 
 /**
