@@ -17,8 +17,11 @@
 // The Node binary and the libraries are npm's official node-linux-<arch> and Debian bookworm's
 // packages for both architectures (scripts/images/piggy-env-target.ts), not this machine's.
 // Output, dist/piggy-env/ (amd64) and dist/piggy-env-arm64/ (git-ignored): image/ is the piggy-env
-// image's root filesystem (ENTRYPOINT /usr/lib/piggy-env/piggy-env, see the Dockerfile beside it;
-// `npm run build:images` makes the image); `piggy-env install /piggy` in it fills the launcher volume. Cached by a hash of every input; safe to run concurrently.
+// image's root filesystem (ENTRYPOINT /piggy/piggy-env, see the Dockerfile beside it;
+// `npm run build:images` makes the image). The launcher's PT_INTERP is /piggy/lib/<loader>, the
+// path app containers see it at, so the image mounted as an image volume (subPath piggy at /piggy)
+// runs as it is, and `piggy-env install /piggy-volume --mount-path /piggy` fills the init
+// container's emptyDir. Cached by a hash of every input; safe to run concurrently.
 //
 //   npx tsx scripts/build-piggy-env.ts [--arch amd64|arm64|all]   build (or reuse) and print a summary
 import { execFile } from 'node:child_process';
@@ -31,20 +34,24 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import esbuild from 'esbuild';
 import { installLauncher, LAUNCHER_FILE_NAME, RUNTIME_DIR_NAME } from '../src/env/install.ts';
+import { IMAGE_LAUNCHER_SUBPATH } from '../src/shared/injection-contract.ts';
 import { launcherTarget, withScratch, type LauncherTarget } from './images/piggy-env-target.ts';
 import { ALL_ARCHES, type Arch } from './images/platform.ts';
 
 const run = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Bump when the build steps change in a way the other inputs do not show. */
-const BUILD_FORMAT = 'piggy-env-build/2';
+const BUILD_FORMAT = 'piggy-env-build/3';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const INTERP_BYTES = 255;
 
 /** The amd64 build (what the tests and the demo run). */
 export const PIGGY_ENV_DIST = join(repoRoot, 'dist', 'piggy-env');
-/** Where the launcher lives in the piggy-env image. */
-export const IMAGE_LAUNCHER_DIR = '/usr/lib/piggy-env';
+/**
+ * Where the launcher lives in the piggy-env image: the path the app containers see it at, whether
+ * the image is mounted as an image volume (subPath piggy at /piggy) or the init container copies it.
+ */
+export const IMAGE_LAUNCHER_DIR = `/${IMAGE_LAUNCHER_SUBPATH}`;
 
 /** dist/piggy-env (amd64) or dist/piggy-env-<arch>. */
 export function piggyEnvDist(arch: Arch): string {

@@ -33,6 +33,8 @@ import { isAppError } from './shared/errors.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { createMetrics, type Metrics } from './shared/metrics.ts';
 import { Readiness } from './shared/readiness.ts';
+import type { LauncherDelivery } from './shared/injection-contract.ts';
+import { chooseLauncherDelivery } from './webhook/launcher-delivery.ts';
 
 /** `piggy controller`: config → logger → clients → components → signals. Returns the exit code. */
 export async function runController(): Promise<number> {
@@ -60,7 +62,11 @@ async function serve(config: Config, log: Logger): Promise<number> {
   const source = buildSecretSource(config, aws, metrics, log, abort.signal);
 
   readiness.register('kubernetes');
-  void waitForKubernetes(kc, log, abort.signal).then((ready) => readiness.set('kubernetes', ready, 'the Kubernetes API server has not answered yet'));
+  const delivery = settleAutoDelivery(log);
+  void waitForKubernetes(kc, log, abort.signal).then((version) => {
+    readiness.set('kubernetes', version !== undefined, 'the Kubernetes API server has not answered yet');
+    delivery.learn(version);
+  });
 
   const certs = await startManagedCertificates(config, kc, log);
   const https = await startHttpsListener({
@@ -68,7 +74,7 @@ async function serve(config: Config, log: Logger): Promise<number> {
     certFile: config.tlsCertFile,
     keyFile: config.tlsKeyFile,
     reloadIntervalMs: config.tlsReloadIntervalMs,
-    handler: buildApp({ readiness, metrics, log, mount: mountRoutes(config, kc, aws, source, metrics, log, certs) }),
+    handler: buildApp({ readiness, metrics, log, mount: mountRoutes(config, kc, aws, source, metrics, log, certs, delivery.current) }),
     log,
   });
   // The webhook and the proxy answer only over TLS: ready while the certificate served is valid.
@@ -130,9 +136,10 @@ function mountRoutes(
   metrics: Metrics,
   log: Logger,
   certs: WebhookCertificates | undefined,
+  launcherDelivery: () => LauncherDelivery,
 ) {
   const caBundle = certs === undefined ? readCaBundle(config.injection.caBundleFile, log) : () => certs.caBundle();
-  const webhook = config.injection.enabled ? mountWebhook(config, kc, aws, metrics, log, caBundle) : undefined;
+  const webhook = config.injection.enabled ? mountWebhook(config, kc, aws, metrics, log, caBundle, launcherDelivery) : undefined;
   const proxy = config.proxy.enabled ? mountProxy(config, kc, source, metrics, log) : undefined;
   return (app: Express): void => {
     webhook?.(app);
@@ -174,6 +181,7 @@ function mountWebhook(
   metrics: Metrics,
   log: Logger,
   caBundle: () => string | undefined,
+  launcherDelivery: () => LauncherDelivery,
 ) {
   const resolver = createImageResolver({ ...config.image }, { aws, metricsRegistry: metrics.registry, logger: log });
   const router = buildWebhookRouter({
@@ -185,6 +193,7 @@ function mountWebhook(
     ),
     caBundle,
     proxyToken: config.injection.proxyToken,
+    launcherDelivery,
     log,
     metrics: buildWebhookMetrics(metrics.registry),
     deadlineMs: config.injection.deadlineMs,
@@ -265,24 +274,37 @@ function startOperatorFor(
   });
 }
 
-/** Polls the API server with capped backoff until it answers or the process stops. */
+/** What piggy-env-delivery `auto` (PIGGY_ENV_DELIVERY's default) means, as the webhook asks it per admission: settled once the API server's version is known. */
+function settleAutoDelivery(log: Logger): { current: () => LauncherDelivery; learn: (version: string | undefined) => void } {
+  let choice = chooseLauncherDelivery('auto', undefined);
+  return {
+    current: () => choice.delivery,
+    learn: (version) => {
+      if (version === undefined) return;
+      choice = chooseLauncherDelivery('auto', version);
+      log.info({ delivery: choice.delivery, reason: choice.reason }, 'launcher delivery for auto');
+    },
+  };
+}
+
+/** Polls the API server with capped backoff until it answers (its version) or the process stops (undefined). */
 async function waitForKubernetes(
   kc: ReturnType<typeof loadKubeConfig>,
   log: Logger,
   signal: AbortSignal,
-): Promise<boolean> {
+): Promise<string | undefined> {
   for (let attempt = 0; !signal.aborted; attempt += 1) {
     try {
       const version = await fetchServerVersion(kc);
       log.info({ version }, 'kubernetes api reachable');
-      return true;
+      return version;
     } catch (error) {
       if (attempt % 10 === 0) log.warn({ err: error, attempt }, 'kubernetes api not reachable yet');
       const delay = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
       await new Promise((resolve) => setTimeout(resolve, delay).unref());
     }
   }
-  return false;
+  return undefined;
 }
 
 function reportConfigIssues(issues: readonly ConfigIssue[]): void {

@@ -14,6 +14,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readElfHead } from '../../src/env/elf.ts';
+import { INSTALL_ARGS, INSTALL_MOUNT_PATH, LAUNCHER_MOUNT_PATH, LAUNCHER_PATH } from '../../src/shared/injection-contract.ts';
 
 export const BUSYBOX = '/bin/busybox';
 export const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -53,19 +54,19 @@ export interface Sandbox {
   readonly imageRoot: string;
   readonly appRoot: string;
   readonly volume: string;
-  /** The build's launcher folder (dist/piggy-env/image/usr/lib/piggy-env). */
+  /** The build's launcher folder (dist/piggy-env/image/piggy). */
   readonly launcherDir: string;
   dispose(): Promise<void>;
 }
 
-/** Fresh roots; `launcherDir` is bind-mounted into the image root at /usr/lib/piggy-env. */
+/** Fresh roots; `launcherDir` is bind-mounted into the image root at /piggy (IMAGE_LAUNCHER_DIR). */
 export async function createSandbox(launcherDir: string, token = 'sandbox-token'): Promise<Sandbox> {
   const base = await mkdtemp(join(tmpdir(), 'piggy-env-sandbox-'));
   await chmod(base, 0o755);
   const imageRoot = join(base, 'image');
   const appRoot = join(base, 'app');
   const volume = join(base, 'volume');
-  for (const dir of ['proc', 'piggy', 'usr/lib/piggy-env', 'secrets']) await mkdir(join(imageRoot, dir), { recursive: true });
+  for (const dir of ['proc', LAUNCHER_MOUNT_PATH.slice(1), INSTALL_MOUNT_PATH.slice(1), 'secrets']) await mkdir(join(imageRoot, dir), { recursive: true });
   for (const dir of ['proc', 'piggy', 'bin', 'tmp', 'var/run/secrets/kubernetes.io/serviceaccount']) await mkdir(join(appRoot, dir), { recursive: true });
   await chmod(join(appRoot, 'tmp'), 0o1777);
   await copyFile(BUSYBOX, join(appRoot, 'bin', 'busybox'));
@@ -142,15 +143,15 @@ export function runInRoot(run: RootRun): Promise<RootResult> {
   return startInRoot(run).done;
 }
 
-/** `install /piggy` in the image root (as the restricted init container's user), filling the volume. */
+/** The init container's install in the image root (as the restricted init container's user), filling the volume. */
 export function runInstall(sandbox: Sandbox): Promise<RootResult> {
   return runInRoot({
     root: sandbox.imageRoot,
     binds: [
-      { source: sandbox.launcherDir, target: '/usr/lib/piggy-env', readOnly: true },
-      { source: sandbox.volume, target: '/piggy' },
+      { source: sandbox.launcherDir, target: LAUNCHER_MOUNT_PATH, readOnly: true },
+      { source: sandbox.volume, target: INSTALL_MOUNT_PATH },
     ],
-    argv: ['/usr/lib/piggy-env/piggy-env', 'install', '/piggy'],
+    argv: [LAUNCHER_PATH, ...INSTALL_ARGS],
     env: {},
     user: INSTALL_USER,
   });

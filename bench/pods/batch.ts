@@ -4,9 +4,12 @@
 // gone, so the next batch starts on idle nodes.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/controller/awssecret.ts';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LAUNCHER_VOLUME_NAME } from '../../src/shared/injection-contract.ts';
 import { sleep } from '../../scripts/local/procs.ts';
 import { parseLogTimes, type PodSample } from './measure.ts';
-import { buildAWSSecret, buildCasePod, MARKER, PRESYNCED, type CaseName } from './pods.ts';
+import { buildAWSSecret, buildCasePod, EXPECTED_DELIVERY, isInjected, MARKER, PRESYNCED, type CaseName } from './pods.ts';
 import type { Tracker } from './watch.ts';
 
 export interface BatchContext {
@@ -17,6 +20,8 @@ export interface BatchContext {
   /** The Secrets Manager secret the injected pods and the AWSSecrets read, and its version. */
   readonly secretId: string;
   readonly versionId: string;
+  /** Node name → its folder (the kubelet's pods are under run/kubelet/pods/<uid>). */
+  readonly nodeDirs: Readonly<Record<string, string>>;
 }
 
 export const LABELS = { 'app.kubernetes.io/part-of': 'piggy-bench-pods' } as const;
@@ -27,6 +32,28 @@ export function launcherDelivery(pod: V1Pod): string | undefined {
   if ((pod.spec?.volumes ?? []).some((volume) => volume.image !== undefined)) return 'image volume';
   if ((pod.spec?.initContainers ?? []).some((c) => c.name === 'install-piggy-env')) return 'init container copy';
   return undefined;
+}
+
+/** Bytes in the pod's launcher emptyDir on its node (the init container's copy); 0 when the pod has none (an image volume). */
+async function launcherVolumeBytes(ctx: BatchContext, node: string, uid: string | undefined): Promise<number> {
+  const nodeDir = ctx.nodeDirs[node];
+  if (nodeDir === undefined || uid === undefined) throw new Error(`no folder for node ${node} or no pod uid`);
+  const podDir = join(nodeDir, 'run', 'kubelet', 'pods', uid);
+  await stat(podDir); // the kubelet's folder of the running pod must be visible here, or a 0 below would mean nothing
+  return folderBytes(join(podDir, 'volumes', 'kubernetes.io~empty-dir', LAUNCHER_VOLUME_NAME));
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
+    if ((error as { code?: string }).code === 'ENOENT') return [];
+    throw error;
+  });
+  let total = 0;
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? await folderBytes(path) : (await stat(path)).size;
+  }
+  return total;
 }
 
 async function readLogUntilMarker(core: CoreV1Api, namespace: string, name: string): Promise<string> {
@@ -41,22 +68,24 @@ async function readLogUntilMarker(core: CoreV1Api, namespace: string, name: stri
 
 async function startOne(ctx: BatchContext, kind: CaseName, name: string, nodeName: string | undefined): Promise<{ applyAt: number; pod: V1Pod }> {
   const core = ctx.kc.makeApiClient(CoreV1Api);
-  const secret = kind === 'injected' ? ctx.secretId : kind === 'awssecret' ? PRESYNCED : name;
+  const secret = isInjected(kind) ? ctx.secretId : kind === 'awssecret' ? PRESYNCED : name;
   const body = buildCasePod(kind, { name, namespace: ctx.namespace, image: ctx.appImage, labels: LABELS, nodeName }, secret);
   const applyAt = Date.now();
   if (kind === 'awssecret-sync') {
     await ctx.kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ctx.namespace, body: buildAWSSecret(ctx.namespace, name, ctx.secretId, ctx.versionId) });
   }
   const pod = await core.createNamespacedPod({ namespace: ctx.namespace, body });
-  if (kind === 'injected' && launcherDelivery(pod) === undefined) throw new Error(`pod ${name} was not wrapped by the webhook`);
+  const expected = EXPECTED_DELIVERY[kind];
+  if (expected !== undefined && launcherDelivery(pod) !== expected) throw new Error(`pod ${name} was not wrapped by the webhook with the ${expected} (${launcherDelivery(pod) ?? 'not wrapped'})`);
   return { applyAt, pod };
 }
 
-async function measureOne(ctx: BatchContext, kind: CaseName, name: string, applyAt: number): Promise<PodSample> {
+async function measureOne(ctx: BatchContext, kind: CaseName, name: string, applyAt: number, uid: string | undefined): Promise<PodSample> {
   await ctx.tracker.waitAll([name], (seen) => seen?.runningAt !== undefined, 'running', START_TIMEOUT_MS);
   const times = parseLogTimes(await readLogUntilMarker(ctx.kc.makeApiClient(CoreV1Api), ctx.namespace, name), MARKER);
   const seen = ctx.tracker.pod(name);
   if (times.appAt === undefined || seen?.runningAt === undefined || seen.node === undefined) throw new Error(`pod ${name}: no marker time`);
+  const launcherBytes = isInjected(kind) ? await launcherVolumeBytes(ctx, seen.node, uid) : undefined;
   return {
     name,
     node: seen.node,
@@ -68,6 +97,7 @@ async function measureOne(ctx: BatchContext, kind: CaseName, name: string, apply
     launcherExecAt: times.launcherExecAt,
     launcherMs: times.launcherMs,
     secretAt: kind === 'awssecret-sync' ? ctx.tracker.secretAt(name) : undefined,
+    launcherBytes,
   };
 }
 
@@ -87,7 +117,6 @@ async function cleanUp(ctx: BatchContext, kind: CaseName, names: readonly string
 
 export interface BatchResult {
   readonly samples: PodSample[];
-  readonly delivery?: string | undefined;
 }
 
 /** Runs one batch; NODES pins pod i to NODES[i] (the warm-up), else the scheduler places them. */
@@ -98,8 +127,8 @@ export async function runBatch(ctx: BatchContext, kind: CaseName, names: readonl
     const refused = settled.find((result) => result.status === 'rejected');
     if (refused !== undefined) throw refused.reason;
     const started = settled.map((result) => (result as PromiseFulfilledResult<{ applyAt: number; pod: V1Pod }>).value);
-    const samples = await Promise.all(names.map((name, i) => measureOne(ctx, kind, name, started[i]?.applyAt ?? Number.NaN)));
-    return { samples, delivery: started[0] === undefined ? undefined : launcherDelivery(started[0].pod) };
+    const samples = await Promise.all(names.map((name, i) => measureOne(ctx, kind, name, started[i]?.applyAt ?? Number.NaN, started[i]?.pod.metadata?.uid)));
+    return { samples };
   } finally {
     await cleanUp(ctx, kind, created);
   }

@@ -70,6 +70,8 @@ export interface PodSample {
   readonly launcherMs?: number | undefined;
   /** `awssecret-sync`: the watch first saw the generated Secret. */
   readonly secretAt?: number | undefined;
+  /** Injected: bytes in the pod's launcher emptyDir on its node while it ran (0 with an image volume). */
+  readonly launcherBytes?: number | undefined;
 }
 
 export interface Stat {
@@ -96,6 +98,8 @@ export interface CaseStats {
   readonly launcherMs?: Stat;
   /** apply → the generated Secret (awssecret-sync). */
   readonly secret?: Stat;
+  /** Injected: the launcher bytes written per pod, fewest and most (0 with an image volume). */
+  readonly launcherBytes?: { readonly min: number; readonly max: number };
 }
 
 function optional(samples: readonly PodSample[], pick: (s: PodSample) => number | undefined): Stat | undefined {
@@ -111,6 +115,7 @@ export function summarise(samples: readonly PodSample[]): CaseStats {
   const launcherExec = optional(samples, (s) => (s.launcherExecAt === undefined ? undefined : s.launcherExecAt - s.applyAt));
   const launcherMs = optional(samples, (s) => s.launcherMs);
   const secret = optional(samples, (s) => (s.secretAt === undefined ? undefined : s.secretAt - s.applyAt));
+  const bytes = samples.map((s) => s.launcherBytes).filter((v): v is number => v !== undefined);
   return {
     count: samples.length,
     byNode,
@@ -121,5 +126,6 @@ export function summarise(samples: readonly PodSample[]): CaseStats {
     ...(launcherExec === undefined ? {} : { launcherExec }),
     ...(launcherMs === undefined ? {} : { launcherMs }),
     ...(secret === undefined ? {} : { secret }),
+    ...(bytes.length === 0 ? {} : { launcherBytes: { min: Math.min(...bytes), max: Math.max(...bytes) } }),
   };
 }

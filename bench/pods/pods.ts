@@ -6,13 +6,14 @@ import { API_VERSION, KIND } from '../../src/controller/awssecret.ts';
 import { escapeKubernetesReferences } from '../../src/shared/injection-contract.ts';
 import { onRealNode } from '../../scripts/local/app-image.ts';
 
-export const CASES = ['plain', 'injected', 'awssecret', 'awssecret-sync'] as const;
+export const CASES = ['plain', 'injected', 'injected-copy', 'awssecret', 'awssecret-sync'] as const;
 export type CaseName = (typeof CASES)[number];
 
 /** What each case is, for the report. */
 export const CASE_TITLES: Readonly<Record<CaseName, string>> = {
   plain: 'plain pod (baseline)',
-  injected: 'injected, proxy mode, 3 keys',
+  injected: 'injected, proxy mode, 3 keys, launcher from an image volume',
+  'injected-copy': 'injected, proxy mode, 3 keys, launcher copied by the init container',
   awssecret: 'AWSSecret Secret mounted, synced before',
   'awssecret-sync': 'AWSSecret + pod applied together',
 };
@@ -64,6 +65,12 @@ function buildPod(input: PodInput, script: string, extra: { annotations?: Record
   };
 }
 
+/** Each injected case names its delivery, so the controller's default does not decide it. */
+const DELIVERY_OF = { injected: 'image-volume', 'injected-copy': 'init-container' } as const;
+/** The delivery the webhook must have used for the case (launcherDelivery's words). */
+export const EXPECTED_DELIVERY: Readonly<Partial<Record<CaseName, string>>> = { injected: 'image volume', 'injected-copy': 'init container copy' };
+export const isInjected = (kind: CaseName): boolean => kind === 'injected' || kind === 'injected-copy';
+
 const ENV_NAMES: Readonly<Record<(typeof SECRET_KEYS)[number], string>> = { username: 'DB_USER', password: 'DB_PASSWORD', token: 'API_TOKEN' };
 
 /** The case's pod; `secretName` is the Secrets Manager secret (injected) or the Secret (the AWSSecret cases). */
@@ -72,9 +79,10 @@ export function buildCasePod(kind: CaseName, input: PodInput, secretName: string
     case 'plain':
       return buildPod(input, buildAppScript(undefined), {});
     case 'injected':
+    case 'injected-copy':
       // Set, and not the literal reference: the launcher resolved it (values are never printed).
       return buildPod(input, buildAppScript(SECRET_KEYS.map((key) => `[ -n "$${ENV_NAMES[key]}" ] && [ "$\{${ENV_NAMES[key]}#piggy:}" = "$${ENV_NAMES[key]}" ]`).join(' && ')), {
-        annotations: { 'piggysec.com/aws-secret-name': secretName },
+        annotations: { 'piggysec.com/aws-secret-name': secretName, 'piggysec.com/piggy-env-delivery': DELIVERY_OF[kind] },
         env: SECRET_KEYS.map((key) => ({ name: ENV_NAMES[key], value: `piggy:${key}` })),
       });
     case 'awssecret':

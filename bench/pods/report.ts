@@ -5,6 +5,7 @@ import { CASE_TITLES, type CaseName } from './pods.ts';
 
 const ms = (value: number) => `${Math.round(value)} ms`;
 const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
+const mib = (bytes: number) => (bytes === 0 ? '0 bytes' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
 const signed = (value: number) => `${value >= 0 ? '+' : '−'}${Math.round(Math.abs(value))} ms`;
 
 export function buildTable(stats: ReadonlyMap<CaseName, CaseStats>): string {
@@ -28,12 +29,14 @@ export function buildTable(stats: ReadonlyMap<CaseName, CaseStats>): string {
 /** The per-case lines under the table: where the injected pod's time goes, the sync's Secret. */
 export function buildNotes(stats: ReadonlyMap<CaseName, CaseStats>): string[] {
   const notes: string[] = [];
-  const injected = stats.get('injected');
-  if (injected?.launcherExec !== undefined && injected.launcherMs !== undefined) {
+  for (const kind of ['injected', 'injected-copy'] as const) {
+    const injected = stats.get(kind);
+    if (injected?.launcherExec === undefined || injected.launcherMs === undefined) continue;
     const at = (what: string, stat: { p50: number; p99: number } | undefined) => (stat === undefined ? '' : `apply → ${what} p50 ${ms(stat.p50)}, p99 ${ms(stat.p99)}; `);
     const init = `${at('install-piggy-env running (watch)', injected.initRunning)}${at('install-piggy-env done (watch)', injected.initDone)}`;
-    notes.push(`injected: ${init}apply → the launcher's execve p50 ${ms(injected.launcherExec.p50)}, p99 ${ms(injected.launcherExec.p99)}; ` +
-      `the launcher's own start → execve (its log's \`ms\`) p50 ${ms(injected.launcherMs.p50)}, p99 ${ms(injected.launcherMs.p99)}`);
+    const bytes = injected.launcherBytes === undefined ? '' : `; launcher bytes written per pod ${mib(injected.launcherBytes.min)}${injected.launcherBytes.max === injected.launcherBytes.min ? '' : `–${mib(injected.launcherBytes.max)}`}`;
+    notes.push(`${kind}: ${init}apply → the launcher's execve p50 ${ms(injected.launcherExec.p50)}, p99 ${ms(injected.launcherExec.p99)}; ` +
+      `the launcher's own start → execve (its log's \`ms\`) p50 ${ms(injected.launcherMs.p50)}, p99 ${ms(injected.launcherMs.p99)}${bytes}`);
   }
   const sync = stats.get('awssecret-sync');
   if (sync?.secret !== undefined) notes.push(`AWSSecret + pod together: apply → the generated Secret seen p50 ${ms(sync.secret.p50)}, p99 ${ms(sync.secret.p99)}`);

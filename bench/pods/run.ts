@@ -1,7 +1,8 @@
 // `npm run bench:pods -- [--pods 100] [--parallel 5] [--warmup 1] [--cases …]`
 // Pod start latency on the real nodes (kubelet + containerd) of a private stack in .local/bench-pods,
-// stopped afterwards: a plain pod, a pod injected by the webhook (proxy mode: the launcher installed
-// by the webhook's init container asks the controller's /secret, then execs the app), a pod mounting
+// stopped afterwards: a plain pod, a pod injected by the webhook (proxy mode: the launcher, mounted
+// from the piggy-env image as an image volume, asks the controller's /secret, then execs the app),
+// the same with the launcher copied by the init container (piggy-env-delivery: init-container), a pod mounting
 // the Secret of an AWSSecret synced beforehand, and a pod applied together with its AWSSecret. Each
 // time is apply → the app's own first line (the container log's timestamp of its marker), and
 // apply → the app container running as the watch saw it. Batches of --parallel pods of one case,
@@ -57,20 +58,15 @@ function planBatches(cases: readonly CaseName[], pods: number, parallel: number)
 
 interface Measured {
   readonly stats: Map<CaseName, CaseStats>;
-  readonly delivery: string;
   readonly proxyRequests: number;
   readonly awsCalls: number;
 }
 
 async function measure(ctx: BatchContext, options: PodsOptions, controller: RunningController, nodes: readonly string[]): Promise<Measured> {
-  let delivery = 'not injected';
   for (const kind of options.cases) {
-    for (let w = 0; w < options.warmup; w++) {
-      const result = await runBatch(ctx, kind, nodes.map((_, n) => `warmup-${kind}-${w}-${n}`), nodes);
-      delivery = result.delivery ?? delivery;
-    }
+    for (let w = 0; w < options.warmup; w++) await runBatch(ctx, kind, nodes.map((_, n) => `warmup-${kind}-${w}-${n}`), nodes);
   }
-  log(`warm-up done (${options.warmup} pod(s) per case and node); launcher delivery: ${delivery}`);
+  log(`warm-up done (${options.warmup} pod(s) per case and node)`);
   const samples = new Map<CaseName, PodSample[]>(options.cases.map((kind) => [kind, []]));
   const batches = planBatches(options.cases, options.pods, options.parallel);
   const t0 = Date.now();
@@ -84,7 +80,6 @@ async function measure(ctx: BatchContext, options: PodsOptions, controller: Runn
   const metrics = await controller.scrapeMetrics();
   return {
     stats: new Map([...samples].map(([kind, list]) => [kind, summarise(list)])),
-    delivery,
     proxyRequests: sumMetric(metrics, 'piggy_proxy_requests_total'),
     awsCalls: sumMetric(metrics, 'piggy_aws_calls_total'),
   };
@@ -94,7 +89,7 @@ function describeSettings(options: PodsOptions, measured: Measured): string {
   const v = readVersions();
   return `${options.pods} pods per case, ${options.parallel} at once (one case per batch, cases taking turns), ${options.warmup} warm-up pod(s) per case and node; ` +
     `2 real nodes (kubelet ${v.K8S_VERSION ?? '?'}, containerd ${v.CONTAINERD_VERSION ?? '?'}, runc ${v.RUNC_VERSION ?? '?'}); controller on the host, every setting its default; ` +
-    `launcher delivery: ${measured.delivery}; controller totals: ${measured.proxyRequests} /secret requests, ${measured.awsCalls} AWS calls; ${describeRevision()}`;
+    `each injected pod checked to use its case's launcher delivery; controller totals: ${measured.proxyRequests} /secret requests, ${measured.awsCalls} AWS calls; ${describeRevision()}`;
 }
 
 async function bench(options: PodsOptions, argv: readonly string[]): Promise<number> {
@@ -131,7 +126,8 @@ async function bench(options: PodsOptions, argv: readonly string[]): Promise<num
     await waitForWebhook(kc, images.appImage);
     tracker = startTracker(kc, NAMESPACE);
     if (options.cases.includes('awssecret')) await syncPresynced(kc, tracker, versionId);
-    const ctx: BatchContext = { kc, namespace: NAMESPACE, tracker, appImage: images.appImage, secretId: SECRET_ID, versionId };
+    const nodeDirs = Object.fromEntries((stack.nodes ?? []).map((node) => [node.name, node.dir]));
+    const ctx: BatchContext = { kc, namespace: NAMESPACE, tracker, appImage: images.appImage, secretId: SECRET_ID, versionId, nodeDirs };
     measured = await measure(ctx, options, controller, nodes);
     await unregisterWebhook(kc);
   } finally {

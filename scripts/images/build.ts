@@ -113,7 +113,7 @@ function imageConfigs(info: Awaited<ReturnType<typeof sourceInfo>>): Record<Imag
       user: RUN_AS,
       workdir: '/',
       env: {},
-      labels: labels('piggy-env', 'The piggy-env launcher: its entrypoint with install /piggy fills the launcher volume'),
+      labels: labels('piggy-env', 'The piggy-env launcher: mounted as an image volume it runs in place at /piggy; its entrypoint with install fills an emptyDir'),
     },
   };
 }

@@ -3,7 +3,7 @@
  * (each with a controller-wide default from the environment) and aws-secret-sidecar-injector's
  * `secrets.k8s.aws/*` (file mode). Pure: annotations and defaults in, a typed config or every issue out.
  */
-import { PIGGY_UID_ANNOTATION } from '../shared/injection-contract.ts';
+import { LAUNCHER_DELIVERY_SETTINGS, PIGGY_UID_ANNOTATION, type LauncherDeliverySetting } from '../shared/injection-contract.ts';
 import { parseBoolean, parseDuration, parseInteger, type Parsed } from './parse.ts';
 
 export const PIGGY_ANNOTATION_PREFIX = 'piggysec.com/';
@@ -23,6 +23,8 @@ export const ANNOTATIONS = {
   dnsResolver: 'piggysec.com/piggy-dns-resolver',
   envImage: 'piggysec.com/piggy-env-image',
   envImagePullPolicy: 'piggysec.com/piggy-env-image-pull-policy',
+  /** piggy extension: how the launcher reaches the pod (auto, image-volume, init-container); default PIGGY_ENV_DELIVERY. */
+  envDelivery: 'piggysec.com/piggy-env-delivery',
   cpuRequest: 'piggysec.com/piggy-env-resource-cpu-request',
   memoryRequest: 'piggysec.com/piggy-env-resource-memory-request',
   cpuLimit: 'piggysec.com/piggy-env-resource-cpu-limit',
@@ -83,6 +85,7 @@ export interface PodConfig {
   readonly initialDelay: string | undefined;
   readonly envImage: string | undefined;
   readonly envImagePullPolicy: PullPolicy;
+  readonly envDelivery: LauncherDeliverySetting;
   readonly resources: { readonly requests: ResourceQuantities; readonly limits: ResourceQuantities };
   readonly imagePullSecret: string | undefined;
   readonly imagePullSecretNamespace: string | undefined;
@@ -123,11 +126,7 @@ interface Field<T> {
   readonly parse: (text: string) => Parsed<T>;
 }
 
-const field = <T>(annotation: string, fallback: string | undefined, parse: (text: string) => Parsed<T>): Field<T> => ({
-  annotation,
-  fallback,
-  parse,
-});
+const field = <T>(annotation: string, fallback: string | undefined, parse: (text: string) => Parsed<T>): Field<T> => ({ annotation, fallback, parse });
 
 /** An empty string value means "unset" (an empty annotation overrides a default with nothing, as in Piggy). */
 const optional =
@@ -210,6 +209,7 @@ const FIELDS = {
   initialDelay: field(ANNOTATIONS.initialDelay, undefined, optional(parseDelay)),
   envImage: field(ANNOTATIONS.envImage, undefined, optional(pattern(IMAGE, 'an image reference such as ghcr.io/org/piggy-env:1.0.0'))),
   envImagePullPolicy: field(ANNOTATIONS.envImagePullPolicy, 'IfNotPresent', oneOf<PullPolicy>(['Always', 'IfNotPresent', 'Never'])),
+  envDelivery: field(ANNOTATIONS.envDelivery, 'auto', oneOf(LAUNCHER_DELIVERY_SETTINGS)),
   cpuRequest: field(ANNOTATIONS.cpuRequest, '50m', quantity('cpu')),
   memoryRequest: field(ANNOTATIONS.memoryRequest, '64Mi', quantity('memory')),
   cpuLimit: field(ANNOTATIONS.cpuLimit, '200m', quantity('cpu')),

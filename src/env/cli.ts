@@ -39,9 +39,10 @@ function realDeps(): RunDeps {
 
 async function runInstall(args: readonly string[]): Promise<number> {
   const log = createEnvLogger({ debug: false });
-  const dir = args[0];
-  if (dir === undefined || dir === '' || args.length > 1) {
-    log.error('usage: piggy-env install <dir>', { code: ENV_ERRORS.usage });
+  const [dir, flag, mountPath] = args;
+  const usage = dir === undefined || dir === '' || dir.startsWith('-') || (flag === undefined ? args.length > 1 : flag !== '--mount-path' || mountPath === undefined || !mountPath.startsWith('/') || args.length > 3);
+  if (usage) {
+    log.error('usage: piggy-env install <dir> [--mount-path <absolute path where the containers see <dir>>]', { code: ENV_ERRORS.usage });
     return EXIT.usage;
   }
   if (!isSea()) {
@@ -49,7 +50,7 @@ async function runInstall(args: readonly string[]): Promise<number> {
     return EXIT.failure;
   }
   try {
-    const result = await installLauncher(process.execPath, dir);
+    const result = await installLauncher(process.execPath, dir, mountPath);
     log.info('installed', { path: result.path, runtimeFiles: result.runtimeFiles });
     return 0;
   } catch (error) {

@@ -1,9 +1,11 @@
 /**
- * `piggy-env install <dir>` (the `install-piggy-env` init container): copies the launcher and its
- * runtime (the `lib/` folder beside it: the glibc loader and the shared libraries Node links against)
- * into `<dir>`, so it runs in any Linux x86-64 image. The executable's PT_INTERP names the loader
- * by absolute path; the build reserves room in it, and install rewrites it to `<dir>/lib/<loader>`,
- * so any folder works (the libraries are found through RPATH `$ORIGIN/lib`). Libraries go first,
+ * `piggy-env install <dir> [--mount-path <path>]` (the `install-piggy-env` init container): copies
+ * the launcher and its runtime (the `lib/` folder beside it: the glibc loader and the shared
+ * libraries Node links against) into `<dir>`, so it runs in any Linux x86-64 image. The executable's
+ * PT_INTERP names the loader by absolute path; the build reserves room in it, and install rewrites
+ * it to `<mount path>/lib/<loader>`, where the containers that run it see the folder (`<dir>` unless
+ * told: the init container mounts the volume at /piggy-volume, the apps at /piggy), so any folder
+ * works (the libraries are found through RPATH `$ORIGIN/lib`). Libraries go first,
  * the executable last, each by temp name + rename: `<dir>/piggy-env` appears complete or not at all.
  */
 import { basename, dirname, join, resolve } from 'node:path';
@@ -83,9 +85,13 @@ export interface InstallResult {
   readonly interpreter: string | undefined;
 }
 
-/** Installs the running executable (`executable`, with its `lib/` beside it) into `targetDir`. */
-export async function installLauncher(executable: string, targetDir: string): Promise<InstallResult> {
+/**
+ * Installs the running executable (`executable`, with its `lib/` beside it) into `targetDir`, for
+ * containers that see that folder at `mountPath` (default: `targetDir`).
+ */
+export async function installLauncher(executable: string, targetDir: string, mountPath = targetDir): Promise<InstallResult> {
   const target = resolve(targetDir);
+  const seenAt = resolve(mountPath);
   const destination = join(target, LAUNCHER_FILE_NAME);
   const { chmod, copyFile, mkdir, realpath, rename, rm } = builtins.fs();
   try {
@@ -93,12 +99,12 @@ export async function installLauncher(executable: string, targetDir: string): Pr
     const runtimeDir = join(sourceDir, RUNTIME_DIR_NAME);
     const files = await listRuntime(runtimeDir);
     await mkdir(target, { recursive: true, mode: 0o755 });
-    if ((await realpath(sourceDir)) === (await realpath(target))) return { path: destination, runtimeFiles: files.length, interpreter: undefined };
+    if (seenAt === target && (await realpath(sourceDir)) === (await realpath(target))) return { path: destination, runtimeFiles: files.length, interpreter: undefined };
     if (files.length > 0) await installRuntime(runtimeDir, target, files);
     const staged = join(target, tempName(LAUNCHER_FILE_NAME));
     try {
       await copyFile(executable, staged);
-      const interpreter = await relocateInterpreter(staged, target, files);
+      const interpreter = await relocateInterpreter(staged, seenAt, files);
       await chmod(staged, LAUNCHER_INSTALL_MODE);
       await rename(staged, destination);
       return { path: destination, runtimeFiles: files.length, interpreter };

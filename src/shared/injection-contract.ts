@@ -5,9 +5,15 @@
  *
  * What the webhook writes into a Pod, and what the launcher may rely on:
  *
- * - Volume `piggy-env` (emptyDir on disk, sizeLimit below; the launcher is not secret), filled by the
- *   init container `install-piggy-env`, which runs the piggy-env image's ENTRYPOINT (the launcher)
- *   with `install /piggy`: the launcher copies itself to `/piggy/piggy-env`, mode 0755, exits 0.
+ * - Volume `piggy-env` holds the launcher, delivered one of two ways (the controller's
+ *   PIGGY_ENV_DELIVERY):
+ *   - `image-volume`: an image volume of the piggy-env image itself; the containers mount its
+ *     `piggy/` folder (subPath) at `/piggy`. The image's launcher names its loader as
+ *     `/piggy/lib/<loader>`, so it runs from there as it is: nothing is copied, no init container.
+ *   - `init-container`: an emptyDir on disk (sizeLimit below; the launcher is not secret), filled
+ *     by the init container `install-piggy-env`, which mounts it at `/piggy-volume` and runs the
+ *     piggy-env image's ENTRYPOINT (the launcher, `/piggy/piggy-env` in that image) with
+ *     `install /piggy-volume --mount-path /piggy`: the launcher copies itself there, mode 0755, exits 0.
  * - Each wrapped container mounts the volume read-only at `/piggy` and runs
  *   `command: ["/piggy/piggy-env"]`, `args: ["--", ...escapeKubernetesReferences(template)]`.
  * - The launcher's argv after the first `--` is the *template*. It signs the template verbatim
@@ -37,11 +43,20 @@ import { parseJsonObject } from './json.ts';
 export const LAUNCHER_VOLUME_NAME = 'piggy-env';
 export const LAUNCHER_MOUNT_PATH = '/piggy';
 export const LAUNCHER_PATH = '/piggy/piggy-env';
+/** The launcher's folder inside the piggy-env image (its root): the subPath an image volume mounts. */
+export const IMAGE_LAUNCHER_SUBPATH = 'piggy';
+/** How the launcher reaches the pod (see above). */
+export type LauncherDelivery = 'image-volume' | 'init-container';
+/** PIGGY_ENV_DELIVERY: one of them, or auto (src/webhook/launcher-delivery.ts decides). */
+export type LauncherDeliverySetting = 'auto' | LauncherDelivery;
+export const LAUNCHER_DELIVERY_SETTINGS: readonly LauncherDeliverySetting[] = ['auto', 'image-volume', 'init-container'];
+/** Where the install init container mounts the emptyDir (not /piggy: that is its own launcher). */
+export const INSTALL_MOUNT_PATH = '/piggy-volume';
 /** The launcher is one self-contained executable; the on-disk emptyDir is capped at this size. */
 export const LAUNCHER_VOLUME_SIZE_LIMIT = '256Mi';
 export const INSTALL_CONTAINER_NAME = 'install-piggy-env';
 /** Args of the install init container (the image ENTRYPOINT is the launcher). */
-export const INSTALL_ARGS: readonly string[] = ['install', LAUNCHER_MOUNT_PATH];
+export const INSTALL_ARGS: readonly string[] = ['install', INSTALL_MOUNT_PATH, '--mount-path', LAUNCHER_MOUNT_PATH];
 /** File mode the installed launcher gets. */
 export const LAUNCHER_INSTALL_MODE = 0o755;
 /** Separates launcher flags from the template. */

@@ -7,7 +7,7 @@ import {
   DEFAULT_RUN_AS_USER,
   INSTALL_ARGS,
   INSTALL_CONTAINER_NAME,
-  LAUNCHER_MOUNT_PATH,
+  INSTALL_MOUNT_PATH,
   LAUNCHER_VOLUME_NAME,
 } from '../shared/injection-contract.ts';
 import type { Container, Pod, PodSpec, SecurityContext } from './pod.ts';
@@ -46,7 +46,7 @@ export function buildInstallContainer(pod: Pod, config: PodConfig, image: string
     args: [...INSTALL_ARGS],
     resources: buildResources(config),
     securityContext: buildRestrictedSecurityContext(installRunAsUser(pod)),
-    volumeMounts: [{ name: LAUNCHER_VOLUME_NAME, mountPath: LAUNCHER_MOUNT_PATH }],
+    volumeMounts: [{ name: LAUNCHER_VOLUME_NAME, mountPath: INSTALL_MOUNT_PATH }],
   };
 }
 

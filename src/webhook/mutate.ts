@@ -1,12 +1,13 @@
 /**
- * The pod mutation: wrap the planned containers with the launcher, add the launcher volume and the
- * install init container, record `piggysec.com/piggy-uid`, and add file mode. Proxy mode also gets
+ * The pod mutation: wrap the planned containers with the launcher, add the launcher volume (an image
+ * volume of the piggy-env image, or an emptyDir with the install init container), record `piggysec.com/piggy-uid`, and add file mode. Proxy mode also gets
  * the projected token of piggy's audience (volume `piggy-token`, PIGGY_TOKEN_FILE) and, in each
  * wrapped container's env, the admission record `/secret` trusts (PIGGY_ADMISSION). Works on a copy and
  * is idempotent: applying it to its own output changes nothing. Pure (ids come from `newUid`).
  */
 import type { PodConfig } from '../config/annotations.ts';
 import {
+  IMAGE_LAUNCHER_SUBPATH,
   LAUNCHER_ENV,
   LAUNCHER_MOUNT_PATH,
   LAUNCHER_VOLUME_NAME,
@@ -18,12 +19,13 @@ import {
   buildCommandSignature,
   formatPiggyUids,
   isContainerUid,
+  type LauncherDelivery,
 } from '../shared/injection-contract.ts';
 import { buildSecretTarget, formatAdmissionRecord } from '../shared/admission-record.ts';
 import { buildWrappedCommand } from './command.ts';
 import { applyFileVolume, buildFilesContainer, type FilePlan } from './file-mode.ts';
 import { buildInstallContainer, placeInitContainers } from './init-containers.ts';
-import { copyJson, findEnvValue, listContainers, upsertEnv, type Container, type EnvVar, type Pod } from './pod.ts';
+import { copyJson, findEnvValue, listContainers, upsertEnv, type Container, type EnvVar, type Pod, type Volume } from './pod.ts';
 
 export interface WrapPlan {
   /** containerKey of the container. */
@@ -43,6 +45,8 @@ export interface MutationInput {
   readonly wraps: readonly WrapPlan[];
   /** The piggy-env image (required when wraps or file mode are present). */
   readonly envImage: string;
+  /** How the launcher reaches the pod (launcher-delivery.ts); a reinvocation keeps the volume it finds. */
+  readonly delivery: LauncherDelivery;
   /** PEM the launcher trusts for the controller (proxy mode). */
   readonly caBundle: string | undefined;
   readonly filePlan: FilePlan | undefined;
@@ -113,7 +117,7 @@ export function buildLauncherEnv(config: PodConfig, uid: string, caBundle: strin
   return env;
 }
 
-function wrapContainer(container: Container, plan: WrapPlan, input: MutationInput, taken: Set<string>): WrappedContainer {
+function wrapContainer(container: Container, plan: WrapPlan, input: MutationInput, delivery: LauncherDelivery, taken: Set<string>): WrappedContainer {
   const existing = findEnvValue(container, LAUNCHER_ENV.uid);
   // A uid copied from another container would make two entries collide in piggy-uid: give a new one.
   const uid = existing !== undefined && isContainerUid(existing) && !taken.has(existing) ? existing : input.newUid();
@@ -127,7 +131,7 @@ function wrapContainer(container: Container, plan: WrapPlan, input: MutationInpu
   for (const item of buildLauncherEnv(input.config, uid, input.caBundle, facts)) upsertEnv(container, item);
   const mounts = (container.volumeMounts ??= []);
   if (!mounts.some((mount) => mount.name === LAUNCHER_VOLUME_NAME)) {
-    mounts.push({ name: LAUNCHER_VOLUME_NAME, mountPath: LAUNCHER_MOUNT_PATH, readOnly: true });
+    mounts.push({ name: LAUNCHER_VOLUME_NAME, mountPath: LAUNCHER_MOUNT_PATH, readOnly: true, ...(delivery === 'image-volume' ? { subPath: IMAGE_LAUNCHER_SUBPATH } : {}) });
   }
   if (!input.config.standalone && !mounts.some((mount) => mount.name === PROXY_TOKEN_VOLUME_NAME)) {
     mounts.push({ name: PROXY_TOKEN_VOLUME_NAME, mountPath: PROXY_TOKEN_MOUNT_PATH, readOnly: true });
@@ -143,9 +147,19 @@ export function buildProxyTokenVolume(settings: ProxyTokenSettings): NonNullable
   };
 }
 
+/** The launcher volume for `delivery`: the piggy-env image itself, or the emptyDir the init container fills. */
+export function buildLauncherVolume(delivery: LauncherDelivery, envImage: string, pullPolicy: PodConfig['envImagePullPolicy']): Volume {
+  return delivery === 'image-volume'
+    ? { name: LAUNCHER_VOLUME_NAME, image: { reference: envImage, pullPolicy } }
+    : { name: LAUNCHER_VOLUME_NAME, emptyDir: { sizeLimit: LAUNCHER_VOLUME_SIZE_LIMIT } };
+}
+
 export function buildMutatedPod(input: MutationInput): MutationResult {
   const pod = copyJson(input.pod);
   const spec = (pod.spec ??= { containers: [] });
+  // On reinvocation the volume already there decides, so the mounts and init containers match it.
+  const present = spec.volumes?.find((volume) => volume.name === LAUNCHER_VOLUME_NAME);
+  const delivery: LauncherDelivery = present === undefined ? input.delivery : present.image !== undefined ? 'image-volume' : 'init-container';
   const slots = new Map(listContainers(pod).map((slot) => [slot.key, slot]));
   const wrapped: WrappedContainer[] = [];
   const taken = new Set<string>();
@@ -157,17 +171,15 @@ export function buildMutatedPod(input: MutationInput): MutationResult {
   }
   for (const plan of input.wraps) {
     const slot = slots.get(plan.key);
-    if (slot !== undefined) wrapped.push(wrapContainer(slot.container, plan, input, taken));
+    if (slot !== undefined) wrapped.push(wrapContainer(slot.container, plan, input, delivery, taken));
   }
   const ours: Container[] = [];
   if (wrapped.length > 0) {
     const volumes = (spec.volumes ??= []);
-    if (!volumes.some((volume) => volume.name === LAUNCHER_VOLUME_NAME)) {
-      volumes.push({ name: LAUNCHER_VOLUME_NAME, emptyDir: { sizeLimit: LAUNCHER_VOLUME_SIZE_LIMIT } });
-    }
+    if (present === undefined) volumes.push(buildLauncherVolume(delivery, input.envImage, input.config.envImagePullPolicy));
     // Kept as it is when present: the API server has defaulted it (defaultMode) on reinvocation.
     if (!input.config.standalone && !volumes.some((volume) => volume.name === PROXY_TOKEN_VOLUME_NAME)) volumes.push(buildProxyTokenVolume(input.proxyToken));
-    ours.push(buildInstallContainer(input.pod, input.config, input.envImage));
+    if (delivery === 'init-container') ours.push(buildInstallContainer(input.pod, input.config, input.envImage));
     const metadata = (pod.metadata ??= {});
     const annotations = (metadata.annotations ??= {});
     annotations[PIGGY_UID_ANNOTATION] = formatPiggyUids(Object.fromEntries(wrapped.map((item) => [item.uid, item.signature])));

@@ -1,5 +1,5 @@
 /** The parts of a Pod the webhook reads and writes, as plain JSON objects. Pure helpers. */
-import type { V1Container, V1EnvVar, V1Pod, V1PodSpec, V1SecurityContext } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Pod, V1PodSpec, V1SecurityContext, V1Volume } from '@kubernetes/client-node';
 
 /** The client's model classes as the plain JSON they describe (timestamps are strings on the wire). */
 export type Plain<T> = T extends readonly (infer U)[] ? Plain<U>[] : T extends Date ? string : T extends object ? { [K in keyof T]: Plain<T[K]> } : T;
@@ -9,6 +9,7 @@ export type Container = Plain<V1Container>;
 export type EnvVar = Plain<V1EnvVar>;
 export type PodSpec = Plain<V1PodSpec>;
 export type SecurityContext = Plain<V1SecurityContext>;
+export type Volume = Plain<V1Volume>;
 
 /** Ephemeral containers are never touched: they are added through a subresource, never on CREATE. */
 export type ContainerKind = 'initContainers' | 'containers';

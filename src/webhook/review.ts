@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AnnotationDefaults } from '../config/annotations.ts';
-import { buildContainerUid } from '../shared/injection-contract.ts';
+import { buildContainerUid, type LauncherDelivery } from '../shared/injection-contract.ts';
 import type { Logger } from '../shared/logger.ts';
 import { buildAllowed, buildDenied, parseAdmissionReview, type AdmissionReview } from './admission.ts';
 import { REASONS, decideAdmission, type Reason } from './decide.ts';
@@ -21,6 +21,8 @@ export interface WebhookDeps extends PlanDeps {
   readonly caBundle?: () => string | undefined;
   /** The projected token mounted for the launcher in proxy mode (PROXY_TOKEN_AUDIENCE, PROXY_TOKEN_EXPIRATION). */
   readonly proxyToken?: ProxyTokenSettings;
+  /** What piggy-env-delivery `auto` means now, asked per admission (it settles once the API server's version is known); default init-container. */
+  readonly launcherDelivery?: () => LauncherDelivery;
   /** A fresh container uid (32 hex); random by default. */
   readonly newUid?: () => string;
   readonly log: Logger;
@@ -101,6 +103,7 @@ async function review(
     proxyToken: deps.proxyToken ?? DEFAULT_PROXY_TOKEN,
     wraps: plan.wraps,
     envImage: config.envImage ?? '',
+    delivery: config.envDelivery === 'auto' ? (deps.launcherDelivery?.() ?? 'init-container') : config.envDelivery,
     caBundle: config.standalone ? undefined : deps.caBundle?.(),
     filePlan: plan.filePlan,
     newUid,

@@ -60,7 +60,7 @@ test('a piggy: literal in env: the container runs the launcher with the full PIG
   t.like(install, {
     image: ENV_IMAGE,
     imagePullPolicy: 'IfNotPresent',
-    args: ['install', '/piggy'],
+    args: ['install', '/piggy-volume', '--mount-path', '/piggy'],
     resources: { limits: { cpu: '200m', memory: '128Mi' }, requests: { cpu: '50m', memory: '64Mi' } },
     securityContext: {
       allowPrivilegeEscalation: false,
@@ -70,7 +70,7 @@ test('a piggy: literal in env: the container runs the launcher with the full PIG
       runAsUser: 65532,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    volumeMounts: [{ name: 'piggy-env', mountPath: '/piggy' }],
+    volumeMounts: [{ name: 'piggy-env', mountPath: '/piggy-volume' }],
   });
   t.is(install.command, undefined, 'the piggy-env image ENTRYPOINT is the launcher');
 });

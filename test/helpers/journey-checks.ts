@@ -1,7 +1,9 @@
 // What the journeys read back from the real nodes: the replicas' metrics, the apps' output, the
 // managed Secrets over time; and the Deployments they apply.
 import { request as httpsRequest } from 'node:https';
-import { httpGet } from '../../scripts/local/procs.ts';
+import { buildAwsEnv } from '../../scripts/local/components.ts';
+import { httpGet, run } from '../../scripts/local/procs.ts';
+import { PIGGY_BIN } from './controller.ts';
 import { appOutput, envDigests, fileDigests, runningPods, type Installation } from './journey.ts';
 import { kube } from './kube.ts';
 import { onRealNode } from './real-node.ts';
@@ -102,4 +104,14 @@ export function postSecret(port: number, ca: string, token: string, body: object
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
+}
+
+/** The piggy-env image the chart points the webhook at (repository@digest). */
+export const launcherImage = (inst: Installation): string => `${inst.images.images['piggy-env'].pushed?.repository ?? ''}@${inst.images.images['piggy-env'].pushed?.digest ?? ''}`;
+
+/** `piggy bump FILE` against the moto at AWSENDPOINT (what a user runs in their git checkout). */
+export async function piggyBump(file: string, awsEndpoint: string): Promise<string> {
+  const res = await run(process.execPath, [PIGGY_BIN, 'bump', file], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...buildAwsEnv(awsEndpoint) } });
+  if (res.code !== 0) throw new Error(`piggy bump exited ${res.code}: ${res.stderr}`);
+  return res.stdout;
 }

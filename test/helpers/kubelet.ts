@@ -2,7 +2,8 @@
 // container in an isolated root (bench/env/sandbox.ts: a private mount namespace + chroot, no
 // Node.js). What it does for a pod:
 //   volumes       emptyDir → a host folder (0777); projected serviceAccountToken → a TokenRequest
-//                 bound to the pod with the volume's audience, written to the file;
+//                 bound to the pod with the volume's audience, written to the file; image → that
+//                 catalogue image's root (a subPath the image binds from elsewhere: that folder), read-only;
 //   token         unless automountServiceAccountToken is false, a pod-bound token (TokenRequest with
 //                 the API server's audience) at /var/run/secrets/kubernetes.io/serviceaccount/token;
 //   env           image env, then the container's env in order: `value` with the kubelet's $(VAR)
@@ -126,11 +127,20 @@ export function createKubelet(workDir: string, images: Readonly<Record<string, I
   const podToken = (pod: V1Pod, audiences: readonly string[] = []): Promise<string> =>
     requestPodToken(kube().kc, { namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '', serviceAccount: pod.spec?.serviceAccountName ?? 'default' }, { audiences });
 
+  /** The host folder an image volume's mount shows: the image's root or subPath (read-only, as the runtime mounts it). */
+  const imageVolumeSource = (reference: string, subPath: string | undefined): string => {
+    const image = images[reference];
+    if (image === undefined) throw new Error(`the test kubelet has no image ${reference} for an image volume`);
+    if (subPath === undefined) return image.root;
+    return image.binds?.find((bind) => bind.target === `/${subPath}`)?.source ?? join(image.root, subPath);
+  };
+
   /** Host folder per volume; projected tokens written now. */
   const prepareVolumes = async (pod: V1Pod, podDir: string): Promise<Map<string, string>> => {
     const folders = new Map<string, string>();
     for (const volume of pod.spec?.volumes ?? []) {
       if (isServiceAccountVolume(volume.name)) continue; // the automount below plays it (overrides included)
+      if (volume.image !== undefined) continue; // resolved per mount (imageVolumeSource)
       const folder = join(podDir, 'volumes', volume.name);
       await mkdir(folder, { recursive: true, mode: 0o777 });
       await chmod(folder, 0o777);
@@ -161,6 +171,11 @@ export function createKubelet(workDir: string, images: Readonly<Record<string, I
         await mkdir(own, { recursive: true, mode: 0o777 });
         for (const source of projected.sources ?? []) if (source.serviceAccountToken) await writeFile(join(own, source.serviceAccountToken.path), override.token, { mode: 0o644 });
         binds.push({ source: own, target: mount.mountPath, readOnly: true });
+        continue;
+      }
+      const imageVolume = pod.spec?.volumes?.find((volume) => volume.name === mount.name)?.image;
+      if (imageVolume !== undefined) {
+        binds.push({ source: imageVolumeSource(imageVolume.reference ?? '', mount.subPath), target: mount.mountPath, readOnly: true });
         continue;
       }
       const folder = folders.get(mount.name);

@@ -85,6 +85,9 @@ export async function startWebhookController(owner: Owner, options: WebhookContr
     ...localControllerEnv(tls),
     OPERATOR_ENABLED: 'false',
     PIGGY_ENV_IMAGE: ENV_IMAGE,
+    // The e2e webhook tests check the init-container copy; auto (image volumes on this 1.37 API
+    // server) is covered by webhook-launcher-delivery.test.ts and the journeys.
+    PIGGY_ENV_DELIVERY: 'init-container',
     PIGGY_ADDRESS,
     LOG_LEVEL: 'debug',
     ...options.env,

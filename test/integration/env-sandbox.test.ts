@@ -203,10 +203,10 @@ sandboxTest('write-files runs as the image ENTRYPOINT and writes the secret with
   const result = await runInRoot({
     root: sandbox.imageRoot,
     binds: [
-      { source: sandbox.launcherDir, target: '/usr/lib/piggy-env', readOnly: true },
+      { source: sandbox.launcherDir, target: IMAGE_LAUNCHER_DIR, readOnly: true },
       { source: volume, target: '/secrets' },
     ],
-    argv: ['/usr/lib/piggy-env/piggy-env', 'write-files'],
+    argv: [`${IMAGE_LAUNCHER_DIR}/piggy-env`, 'write-files'],
     env: { ...aws, PIGGY_FILES: specs, PIGGY_FILE_MODE: '0400' },
     user: '1000:1000',
   });

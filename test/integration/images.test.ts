@@ -152,10 +152,15 @@ imagesTest('the arm64 piggy-env image installs its launcher under qemu-user, whi
   const head = await readFile(launcher);
   t.is(head.readUInt16LE(18), 183, 'e_machine is EM_AARCH64');
   t.not((await exec(launcher, ['--', '/bin/true'])).code, 0, 'it cannot run natively on this amd64 machine');
-  // The init container: the image's entrypoint with `install /piggy` (here under qemu, the image root as its /).
+  // The image as an image volume: its launcher runs in place (here under qemu, the image root as its /).
+  const inPlace = await exec(QEMU_AARCH64, ['-L', root, launcher, '--', '/bin/sh', '-c', 'echo "in place $1"', 'sh', '$(GREETING)'], { PATH: '/usr/bin:/bin', GREETING: 'hello' });
+  t.is(inPlace.code, 0, inPlace.stderr);
+  t.is(inPlace.stdout.trim(), 'in place hello');
+  // The init container: the image's entrypoint with `install <dir>` (here under qemu, the image root as its /).
   const volume = join(scratch, 'volume-arm64', 'piggy');
   await mkdir(volume, { recursive: true });
-  const install = await exec(QEMU_AARCH64, ['-L', root, launcher, ...INSTALL_ARGS.map((arg) => (arg === '/piggy' ? volume : arg))]);
+  t.deepEqual(INSTALL_ARGS, ['install', '/piggy-volume', '--mount-path', '/piggy']);
+  const install = await exec(QEMU_AARCH64, ['-L', root, launcher, 'install', volume]);
   t.is(install.code, 0, install.stderr);
   const installed = join(volume, 'piggy-env');
   t.true(existsSync(join(volume, 'lib', ARCHES.arm64.loader)));

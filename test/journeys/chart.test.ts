@@ -9,14 +9,12 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import test from 'ava';
 import { stringify } from 'yaml';
-import { buildAwsEnv } from '../../scripts/local/components.ts';
 import { requestPodToken } from '../../scripts/local/kube-objects.ts';
-import { httpGet, run } from '../../scripts/local/procs.ts';
+import { httpGet } from '../../scripts/local/procs.ts';
 import { createSecretVersions } from '../helpers/aws.ts';
-import { PIGGY_BIN } from '../helpers/controller.ts';
 import { appImage, appOutput, apply, controllerPods, isReady, sha256, startJourney, stopJourney, type Installation, type JourneyContext } from '../helpers/journey.ts';
-import { execEnv, injectedDeployment, postSecret, leaderGauge, metricOfBoth, readyReason, seenByNewestPod, watchSecrets } from '../helpers/journey-checks.ts';
-import { kube } from '../helpers/kube.ts';
+import { execEnv, injectedDeployment, launcherImage, piggyBump, postSecret, leaderGauge, metricOfBoth, readyReason, seenByNewestPod, watchSecrets } from '../helpers/journey-checks.ts';
+import { kube, waitForDefaultServiceAccount } from '../helpers/kube.ts';
 import { podIdentityPatch } from '../helpers/pod-identity.ts';
 import { onRealNode } from '../helpers/real-node.ts';
 import { eventually, kubectl, uniqueName } from '../helpers/stack.ts';
@@ -32,6 +30,7 @@ const installation = (): Installation => {
   if (!ctx.inst) throw new Error('piggy is not installed');
   return ctx.inst;
 };
+
 
 test.serial('helm install: 2 replicas Ready on the two nodes, exactly one leader, the caBundle set, /metrics answering', async (t) => {
   const inst = installation();
@@ -67,13 +66,6 @@ test.serial('helm install: 2 replicas Ready on the two nodes, exactly one leader
   const deployment = await kube().kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: inst.namespace, name: inst.release });
   t.is(deployment.status?.readyReplicas, 2);
 });
-
-/** `piggy bump FILE` against the private moto (what a user runs in their git checkout). */
-async function piggyBump(file: string): Promise<string> {
-  const res = await run(process.execPath, [PIGGY_BIN, 'bump', file], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...buildAwsEnv(ctx.moto?.info.url ?? '') } });
-  if (res.code !== 0) throw new Error(`piggy bump exited ${res.code}: ${res.stderr}`);
-  return res.stdout;
-}
 
 test.serial("operator: mumoshu's README AWSSecret → Secret → a Deployment (envFrom and volume); piggy bump + kubectl apply rolls it out; deleting the AWSSecret garbage-collects the Secret", async (t) => {
   t.timeout(300_000);
@@ -120,7 +112,7 @@ test.serial("operator: mumoshu's README AWSSecret → Secret → a Deployment (e
   });
   const first = await seenByNewestPod(inst.apps, 'web', { password: sha256('first-pass'), username: sha256('admin'), '/etc/example/password': sha256('first-pass') });
 
-  const bumped = await piggyBump(file);
+  const bumped = await piggyBump(file, ctx.moto?.info.url ?? '');
   t.true(bumped.includes(`${v1} -> ${v2}`), 'piggy bump names the change');
   t.is(readFileSync(file, 'utf8'), manifest(v2));
   t.is((await kubectl(['apply', '-f', file])).code, 0);
@@ -137,7 +129,7 @@ test.serial("operator: mumoshu's README AWSSecret → Secret → a Deployment (e
   t.pass('the Secret was garbage-collected with its AWSSecret');
 });
 
-test.serial("proxy: Piggy's README pod as a Deployment (image without a command, read from the registry): the real init container installs piggy-env, the app gets TEST_ENV, kubectl exec env shows no value", async (t) => {
+test.serial("proxy: Piggy's README pod as a Deployment (image without a command, read from the registry): the chart's default delivery on 1.37 mounts the piggy-env image as an image volume (no init container, nothing copied), the app gets TEST_ENV, kubectl exec env shows no value", async (t) => {
   t.timeout(240_000);
   const inst = installation();
   const value = `readme-${uniqueName('v')}`;
@@ -149,13 +141,33 @@ test.serial("proxy: Piggy's README pod as a Deployment (image without a command,
   const { pod, lines } = await seenByNewestPod(inst.apps, 'readme', { TEST_ENV: sha256(value) });
   t.true(lines.includes('piggy-vars=0'), 'no PIGGY_* variable reaches the app');
   const stored = await kube().core.readNamespacedPod({ namespace: inst.apps, name: pod });
-  t.is(stored.spec?.initContainers?.[0]?.name, 'install-piggy-env');
-  t.is(stored.spec?.initContainers?.[0]?.image, `${inst.images.images['piggy-env'].pushed?.repository ?? ''}@${inst.images.images['piggy-env'].pushed?.digest ?? ''}`, 'the chart\'s own launcher image');
-  t.is(stored.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0, 'the install container ran and exited 0');
+  t.is(stored.spec?.initContainers, undefined, 'no install-piggy-env: nothing is copied');
+  t.like(stored.spec?.volumes?.find((volume) => volume.name === 'piggy-env')?.image, { reference: launcherImage(inst), pullPolicy: 'IfNotPresent' }, 'the chart\'s own launcher image, as an image volume');
+  t.like(stored.spec?.containers[0]?.volumeMounts?.find((mount) => mount.name === 'piggy-env'), { mountPath: '/piggy', subPath: 'piggy', readOnly: true });
   t.deepEqual(stored.spec?.containers[0]?.command, ['/piggy/piggy-env'], 'the image\'s command was read from the registry and wrapped');
   const env = await execEnv(inst.apps, pod);
   t.false(env.includes(value), 'kubectl exec env does not show the value');
   t.true(env.includes('TEST_ENV=piggy:TEST_ENV'), 'only the reference');
+});
+
+test.serial('an image-volume pod passes the restricted Pod Security Standard (server-side dry run: the real nodes need hostNetwork, which restricted forbids)', async (t) => {
+  const inst = installation();
+  const namespace = uniqueName('journey-restricted');
+  await kube().core.createNamespace({ body: { metadata: { name: namespace, labels: { 'piggysec.com/journey': inst.release, 'pod-security.kubernetes.io/enforce': 'restricted' } } } });
+  t.teardown(() => kube().core.deleteNamespace({ name: namespace }).then(() => undefined, () => undefined));
+  await waitForDefaultServiceAccount(namespace);
+  const restricted = { runAsNonRoot: true, runAsUser: 1000, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+  const created = await kube().core.createNamespacedPod({
+    namespace,
+    dryRun: 'All',
+    body: {
+      metadata: { name: 'restricted', annotations: { 'piggysec.com/aws-secret-name': `${namespace}/demo` } },
+      spec: { containers: [{ name: 'app', image: await appImage(), command: ['/bin/sh', '-c', 'true'], env: [{ name: 'TOKEN', value: 'piggy:TOKEN' }], securityContext: restricted }] },
+    },
+  });
+  t.like(created.spec?.volumes?.find((volume) => volume.name === 'piggy-env')?.image, { reference: launcherImage(inst), pullPolicy: 'IfNotPresent' }, 'mutated to an image volume and admitted under restricted');
+  t.deepEqual(created.spec?.containers[0]?.command, ['/piggy/piggy-env']);
+  t.is(created.spec?.initContainers, undefined);
 });
 
 test.serial("proxy identity on the real kubelet: a pod with automountServiceAccountToken: false is served through piggy's projected token; the API server's audience is refused at /secret; the chart's policy refuses an annotation patch", async (t) => {
@@ -206,7 +218,7 @@ test.serial('standalone: the pod\'s own role through STS web identity (a project
   t.is(await metricOfBoth(inst, 'piggy_proxy_requests_total'), proxied, 'no /secret request');
 });
 
-test.serial('SSM path under limits: the chart\'s init-container resources and an app with runAsNonRoot, readOnlyRootFilesystem and drop ALL', async (t) => {
+test.serial('SSM path under limits, piggy-env-delivery init-container: the launcher copied by the init container with the chart\'s resources, into an app with runAsNonRoot, readOnlyRootFilesystem and drop ALL', async (t) => {
   t.timeout(240_000);
   const inst = installation();
   const ssm = new SSMClient({ endpoint: ctx.moto?.info.url, region: 'us-east-1' });
@@ -215,7 +227,7 @@ test.serial('SSM path under limits: the chart\'s init-container resources and an
   await ssm.send(new PutParameterCommand({ Name: `/${inst.apps}/db/DB_HOST`, Value: host, Type: 'String' }));
   await ssm.send(new PutParameterCommand({ Name: `/${inst.apps}/db/DB_PASSWORD`, Value: password, Type: 'SecureString' }));
   const restricted = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
-  await apply(inst.apps, injectedDeployment('ssm', { 'piggysec.com/aws-ssm-parameter-path': `/${inst.apps}/db` }, {
+  await apply(inst.apps, injectedDeployment('ssm', { 'piggysec.com/aws-ssm-parameter-path': `/${inst.apps}/db`, 'piggysec.com/piggy-env-delivery': 'init-container' }, {
     image: await appImage(),
     env: [{ name: 'DB_HOST', value: 'piggy:DB_HOST' }, { name: 'DB_PASSWORD', value: 'piggy:DB_PASSWORD' }, { name: 'SHOW', value: 'DB_HOST DB_PASSWORD' }],
     securityContext: restricted,
@@ -224,6 +236,9 @@ test.serial('SSM path under limits: the chart\'s init-container resources and an
   t.true(lines.includes('uid=1000'));
   const stored = await kube().core.readNamespacedPod({ namespace: inst.apps, name: pod });
   const install = stored.spec?.initContainers?.[0];
+  t.is(install?.name, 'install-piggy-env');
+  t.is(install?.image, launcherImage(inst), 'the chart\'s own launcher image');
+  t.like(stored.spec?.volumes?.find((volume) => volume.name === 'piggy-env'), { emptyDir: { sizeLimit: '256Mi' } });
   const piggyEnv = (inst.values.piggyEnv as { resources?: unknown } | undefined)?.resources;
   t.deepEqual({ ...install?.resources }, piggyEnv ?? { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } }, 'the chart\'s launcher resources');
   t.is(stored.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0);

@@ -37,7 +37,7 @@ test('kubectl rollout restart while opted-in pods are admitted in a loop: the ro
     const at = Date.now();
     try {
       const admitted = await kube().core.createNamespacedPod({ namespace: inst.apps, body: pod(), dryRun: 'All' });
-      if (admitted.spec?.initContainers?.[0]?.name !== 'install-piggy-env') return { at, ok: false, error: 'admitted without the launcher' };
+      if (admitted.spec?.containers[0]?.command?.[0] !== '/piggy/piggy-env' || admitted.spec.volumes?.some((volume) => volume.name === 'piggy-env') !== true) return { at, ok: false, error: 'admitted without the launcher' };
       return { at, ok: true };
     } catch (error) {
       const body = (error as { body?: unknown }).body;

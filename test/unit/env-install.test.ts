@@ -59,6 +59,15 @@ test('install: copies the launcher (0755) and its runtime, and points PT_INTERP 
   t.is(interpreterOf(await readFile(executable)), `/usr/lib/piggy-env/lib${'/'.repeat(200)}${LOADER}`, 'the source is untouched');
 });
 
+test('install --mount-path: the files go into <dir>, PT_INTERP names <mount path>/lib (the init container\'s volume is the apps\' /piggy)', async (t) => {
+  const { root, executable } = await source(t);
+  const target = join(root, 'piggy-volume');
+  const result = await installLauncher(executable, target, '/piggy');
+  t.is(result.interpreter, `/piggy/lib/${LOADER}`);
+  t.is(interpreterOf(await readFile(join(target, 'piggy-env'))), `/piggy/lib/${LOADER}`);
+  t.deepEqual((await readdir(join(target, 'lib'))).sort(), [LOADER, 'libc.so.6']);
+});
+
 test('install: again into the same folder replaces both; into its own folder is a no-op', async (t) => {
   const { root, executable } = await source(t);
   const target = join(root, 'piggy');

@@ -51,7 +51,7 @@ test('the install init container is first and meets the restricted Pod Security 
       name: 'install-piggy-env',
       image: ENV_IMAGE,
       imagePullPolicy: 'IfNotPresent',
-      args: ['install', '/piggy'],
+      args: ['install', '/piggy-volume', '--mount-path', '/piggy'],
       resources: { limits: { cpu: '200m', memory: '128Mi' }, requests: { cpu: '50m', memory: '64Mi' } },
       securityContext: {
         allowPrivilegeEscalation: false,
@@ -61,9 +61,24 @@ test('the install init container is first and meets the restricted Pod Security 
         runAsUser: 65532,
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      volumeMounts: [{ name: 'piggy-env', mountPath: '/piggy' }],
+      volumeMounts: [{ name: 'piggy-env', mountPath: '/piggy-volume' }],
     },
   ]);
+});
+
+test('image-volume delivery: the piggy-env image is the volume, its piggy/ folder mounted at /piggy; no init container, nothing copied', async (t) => {
+  const pod = loadPod('pod-env-literal');
+  const review = await handleAdmission(buildReview(pod), buildDeps({ launcherDelivery: () => 'image-volume' }));
+  const out = mutatedPod(pod, review);
+  t.deepEqual(out.spec?.volumes?.find((volume) => volume.name === 'piggy-env'), { name: 'piggy-env', image: { reference: ENV_IMAGE, pullPolicy: 'IfNotPresent' } });
+  t.deepEqual(container(out, 'app').volumeMounts?.find((mount) => mount.name === 'piggy-env'), { name: 'piggy-env', mountPath: '/piggy', readOnly: true, subPath: 'piggy' });
+  t.deepEqual(container(out, 'app').command, ['/piggy/piggy-env']);
+  t.is(out.spec?.initContainers, undefined, 'no install-piggy-env');
+  // A reinvocation under the other setting keeps the volume the pod has, and changes nothing.
+  const again = await handleAdmission(buildReview(out), buildDeps({ launcherDelivery: () => 'init-container' }));
+  t.deepEqual(patchOf(again), []);
+  const back = await handleAdmission(buildReview(mutatedPod(pod, await handleAdmission(buildReview(pod), buildDeps()))), buildDeps({ launcherDelivery: () => 'image-volume' }));
+  t.deepEqual(patchOf(back), [], 'an emptyDir pod stays an emptyDir pod');
 });
 
 test('the install container inherits a non-root pod runAsUser, and overrides root', async (t) => {

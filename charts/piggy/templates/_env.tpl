@@ -64,6 +64,8 @@ appends `config` and `extraEnv` and refuses a name that is already here.
   value: {{ include "piggy.envImage" . | quote }}
 - name: PIGGY_ENV_IMAGE_PULL_POLICY
   value: {{ .Values.piggyEnv.image.pullPolicy | quote }}
+- name: PIGGY_ENV_DELIVERY
+  value: {{ .Values.piggyEnv.delivery | default "auto" | quote }}
 {{- $resources := .Values.piggyEnv.resources | default dict }}
 {{- range $kind := list "requests" "limits" }}
 {{- $set := get $resources $kind | default dict }}
