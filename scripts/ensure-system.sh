@@ -19,6 +19,8 @@ command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || missing+=(binutils-aarch64
 command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
+# The piggy-env image's layers are zstd-compressed (scripts/images/layer.ts).
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 # The local stack's real nodes (scripts/local/node): runc is cgo with libseccomp (RuntimeDefault
 # seccomp), the pause image is a static C program, the nodes live in private mount namespaces.
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)

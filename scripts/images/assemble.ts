@@ -3,7 +3,7 @@
 // then an OCI image index over the platforms. Only crane writes manifests and configs.
 import { join } from 'node:path';
 import { Crane } from './crane.ts';
-import { writeLayer } from './layer.ts';
+import { writeLayer, type LayerCompression } from './layer.ts';
 import type { Arch } from './platform.ts';
 
 export interface ImageConfig {
@@ -13,6 +13,8 @@ export interface ImageConfig {
   readonly workdir: string;
   readonly env: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
+  /** How the layers are compressed (default gzip). */
+  readonly compression?: LayerCompression;
 }
 
 export interface PlatformInput {
@@ -48,7 +50,7 @@ function flags(name: string, values: Readonly<Record<string, string>>): string[]
 async function assemblePlatform(crane: Crane, repository: string, tag: string, input: PlatformInput, config: ImageConfig, options: { work: string; mtime: number }): Promise<PlatformImage> {
   const tarballs = [];
   for (const [index, root] of input.layers.entries()) {
-    tarballs.push(await writeLayer(root, join(options.work, `${input.arch}-${index}.tar`), options.mtime));
+    tarballs.push(await writeLayer(root, join(options.work, `${input.arch}-${index}.tar`), options.mtime, config.compression));
   }
   const base = `${repository}:${tag}-${input.arch}-layers`;
   await crane.run(['append', '--oci-empty-base', ...tarballs.flatMap((layer) => ['-f', layer.file]), '-t', base]);

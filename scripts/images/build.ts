@@ -113,6 +113,8 @@ function imageConfigs(info: Awaited<ReturnType<typeof sourceInfo>>): Record<Imag
       user: RUN_AS,
       workdir: '/',
       env: {},
+      // zstd: 35 MiB instead of crane's 47 MiB gzip; every node that starts an injected pod pulls it.
+      compression: 'zstd',
       labels: labels('piggy-env', 'The piggy-env launcher: mounted as an image volume it runs in place at /piggy; its entrypoint with install fills an emptyDir'),
     },
   };

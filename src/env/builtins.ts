@@ -9,4 +9,5 @@ export const builtins = {
   crypto: () => process.getBuiltinModule('node:crypto'),
   http: () => process.getBuiltinModule('node:http'),
   https: () => process.getBuiltinModule('node:https'),
+  tls: () => process.getBuiltinModule('node:tls'),
 };

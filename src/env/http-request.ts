@@ -3,6 +3,12 @@
  * no global agent, so no proxy or pool settings of the app's environment apply). TLS is always
  * verified — `rejectUnauthorized` is explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 in the app's env
  * cannot turn it off — against `ca` alone when given, else Node's bundled roots.
+ *
+ * `ca` becomes the process's default CA set (tls.setDefaultCACertificates) instead of the request's
+ * `ca` option: with the option, OpenSSL's store is first filled with Node's ~150 bundled roots and the
+ * CA added to them (measured: the TLS connection took 28 ms instead of 12, most of the launcher's
+ * proxy round trip), while the default set holds the given certificates alone. Either way nothing
+ * else is trusted.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { AppError } from '../shared/errors.ts';
@@ -47,14 +53,40 @@ function transportError(req: HttpRequest, error: unknown): AppError {
   });
 }
 
+/** The PEM blocks of a bundle, one certificate each (what setDefaultCACertificates takes). */
+export function splitPemCertificates(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** The CA bundle the process's default set holds now; undefined: Node's bundled roots. */
+let trusted: string | undefined;
+
+/** Makes the process trust exactly `ca` (or, undefined, Node's bundled roots) for connections without a `ca` option. */
+function trustOnly(ca: string | undefined): void {
+  if (ca === trusted) return;
+  const tls = builtins.tls();
+  const certificates = ca === undefined ? tls.getCACertificates('bundled') : splitPemCertificates(ca);
+  if (certificates.length === 0) throw Object.assign(new Error('the CA bundle holds no PEM certificate'), { code: 'ERR_TLS_CA_BUNDLE' });
+  tls.setDefaultCACertificates(certificates);
+  trusted = ca;
+}
+
 export const sendHttp: SendHttp = (req) =>
   new Promise<HttpResponse>((resolve, reject) => {
     const https = req.url.protocol === 'https:';
+    if (https) {
+      try {
+        trustOnly(req.ca);
+      } catch (error) {
+        reject(transportError(req, error));
+        return;
+      }
+    }
     const options = {
       method: req.method,
       headers: { ...req.headers, ...(req.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(req.body)) }) },
       agent: false as const,
-      ...(https ? { rejectUnauthorized: true, ...(req.ca === undefined ? {} : { ca: req.ca }) } : {}),
+      ...(https ? { rejectUnauthorized: true } : {}),
     };
     let settled = false;
     const finish = (error: unknown, response?: HttpResponse) => {

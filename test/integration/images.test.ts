@@ -54,6 +54,7 @@ function firstBuild(): Promise<ImagesSummary> {
 
 interface OciDescriptor {
   readonly digest: string;
+  readonly mediaType?: string;
   readonly platform?: { readonly architecture: string };
 }
 
@@ -70,14 +71,32 @@ async function unpackPlatform(layout: string, arch: Arch): Promise<{ root: strin
   const root = await mkdtemp(join(scratch, `root-${arch}-`));
   const listing: string[] = [];
   for (const layer of manifest.layers) {
-    await execFileAsync('tar', ['-xzf', blob(layout, layer.digest), '-C', root]);
-    const { stdout } = await execFileAsync('tar', ['-tvzf', blob(layout, layer.digest), '--numeric-owner', '--full-time'], { maxBuffer: 16 * 1024 * 1024 });
+    // GNU tar reads either compression (the piggy-env image's layers are zstd, the controller's gzip).
+    const decompress = layer.mediaType?.endsWith('+zstd') === true ? '--zstd' : '--gzip';
+    await execFileAsync('tar', ['-x', decompress, '-f', blob(layout, layer.digest), '-C', root]);
+    const { stdout } = await execFileAsync('tar', ['-tv', decompress, '-f', blob(layout, layer.digest), '--numeric-owner', '--full-time'], { maxBuffer: 16 * 1024 * 1024 });
     listing.push(...stdout.trim().split('\n'));
   }
   return { root, config: await readJson(blob(layout, manifest.config.digest)), listing };
 }
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+
+imagesTest('the piggy-env image is at most 40 MiB compressed per architecture: zstd layers', async (t) => {
+  t.timeout(20 * 60_000);
+  const summary = await firstBuild();
+  for (const platform of summary.images['piggy-env'].platforms) {
+    t.log(`piggy-env ${platform.platform}: ${(platform.compressedBytes / 1024 / 1024).toFixed(1)} MiB compressed, ${(platform.uncompressedBytes / 1024 / 1024).toFixed(1)} MiB unpacked`);
+    t.true(platform.compressedBytes <= 40 * 1024 * 1024, `${platform.platform}: ${platform.compressedBytes} bytes`);
+  }
+  const layout = summary.images['piggy-env'].layout;
+  const top = await readJson<{ manifests: OciDescriptor[] }>(join(layout, 'index.json'));
+  const index = await readJson<{ manifests: OciDescriptor[] }>(blob(layout, top.manifests[0]!.digest));
+  for (const entry of index.manifests) {
+    const manifest = await readJson<{ layers: OciDescriptor[] }>(blob(layout, entry.digest));
+    t.deepEqual(manifest.layers.map((layer) => layer.mediaType), ['application/vnd.oci.image.layer.v1.tar+zstd']);
+  }
+});
 
 imagesTest('two builds from the same sources give the same index digests', async (t) => {
   t.timeout(20 * 60_000);
