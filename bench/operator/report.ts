@@ -19,12 +19,14 @@ export interface CaseResult {
   readonly secretWrites: number;
   readonly peakRssKiB: number;
   readonly retries: number;
+  /** CPU ms per object: the API server + etcd for a direct Secret create; for an AWSSecret until Ready (its create included); the controller per AWSSecret. */
+  readonly cpuMsPerObject: { readonly direct: number; readonly operatorApiServer: number; readonly controller: number };
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export function buildTable(results: readonly CaseResult[]): string {
-  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'N AWSSecrets, no controller', 'its ratio', 'direct, connection per request', 'AWS calls', 'controller peak RSS'];
+  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'N AWSSecrets, no controller', 'its ratio', 'direct, connection per request', 'AWS calls', 'controller peak RSS', 'CPU ms per object: API server + etcd, direct', 'per AWSSecret until Ready', 'controller per AWSSecret'];
   const rows = results.map((r) => [
     String(r.count),
     s(r.createMs),
@@ -36,6 +38,9 @@ export function buildTable(results: readonly CaseResult[]): string {
     s(r.directStockMs),
     `${r.awsCalls} (${Object.entries(r.awsCallsByApi).map(([api, n]) => `${api} ${n}`).join(', ') || 'none'})`,
     `${(r.peakRssKiB / 1024).toFixed(0)} MiB`,
+    r.cpuMsPerObject.direct.toFixed(2),
+    r.cpuMsPerObject.operatorApiServer.toFixed(2),
+    r.cpuMsPerObject.controller.toFixed(2),
   ]);
   return formatTable(header, rows);
 }

@@ -17,6 +17,7 @@ import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack
 import { buildAWSSecret, buildDirectSecret, createPinnedVersions, type PinnedVersion } from './fixtures.ts';
 import { createAll, waitAllReady, type Created } from './measure.ts';
 import { BENCH_USAGE, parseBenchArgs, type BenchOptions } from './options.ts';
+import { measureCpu } from '../cpu.ts';
 import { describeLoad, describeMachine } from '../markdown.ts';
 import { appendResults, buildTable, describeOptions, type CaseResult } from './report.ts';
 
@@ -60,7 +61,9 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
   }
   const pinned = (index: number): PinnedVersion => versions[index % versions.length] as PinnedVersion;
 
-  const baseline = await createDirectSecrets(kc, direct, count, options.concurrency, pinned);
+  // CPU of the API server + etcd per phase: where the time to all Ready goes on these shared cores.
+  const apiServer = stack.components.filter((component) => component.name === 'kube-apiserver' || component.name === 'etcd').map((component) => component.pid);
+  const { value: baseline, cpu: directCpu } = await measureCpu({ apiServer }, () => createDirectSecrets(kc, direct, count, options.concurrency, pinned));
   log(`[${count}] baseline: ${count} Secrets created directly in ${secs(baseline.ms)}`);
   const stockKc = loadKubeConfigFile(stack.kubeconfig);
   await ensureNamespace(stockKc, `${direct}-stock`);
@@ -91,18 +94,21 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
     log(`[${count}] controller PID ${controller.pid} leading; creating ${count} AWSSecrets in ${namespace}`);
     const custom = kc.makeApiClient(CustomObjectsApi);
     const since = Date.now();
-    const created = await createAll(count, options.concurrency, (i) =>
-      custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, body: buildAWSSecret(namespace, i, pinned(i)) }));
-    log(`[${count}] AWSSecrets created in ${secs(created.ms)}; waiting for Ready`);
-    let lastProgress = 0;
-    const ready = await waitAllReady(kc, namespace, count, since, {
-      intervalMs: Math.min(10_000, Math.max(1_000, count)), // a list of N objects is not free for the API server
-      timeoutMs: Math.max(300_000, count * 200),
-      progress: (n) => {
-        if (Date.now() - lastProgress < 10_000) return;
-        lastProgress = Date.now();
-        log(`[${count}]   ${n}/${count} Ready after ${secs(Date.now() - since)}`);
-      },
+    const { value: { created, ready }, cpu: operatorCpu } = await measureCpu({ apiServer, controller: [controller.pid] }, async () => {
+      const created = await createAll(count, options.concurrency, (i) =>
+        custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, body: buildAWSSecret(namespace, i, pinned(i)) }));
+      log(`[${count}] AWSSecrets created in ${secs(created.ms)}; waiting for Ready`);
+      let lastProgress = 0;
+      const ready = await waitAllReady(kc, namespace, count, since, {
+        intervalMs: Math.min(10_000, Math.max(1_000, count)), // a list of N objects is not free for the API server
+        timeoutMs: Math.max(300_000, count * 200),
+        progress: (n) => {
+          if (Date.now() - lastProgress < 10_000) return;
+          lastProgress = Date.now();
+          log(`[${count}]   ${n}/${count} Ready after ${secs(Date.now() - since)}`);
+        },
+      });
+      return { created, ready };
     });
     log(`[${count}] all Ready after ${secs(ready.ms)} (seen by list after ${secs(ready.observedMs)})`);
     const metrics = await controller.scrapeMetrics();
@@ -121,6 +127,7 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
       secretWrites: sumMetric(metrics, 'piggy_secret_writes_total'),
       peakRssKiB: memory.peakRssKiB,
       retries: baseline.retries + stock.retries + created.retries + aloneCreated.retries,
+      cpuMsPerObject: { direct: (directCpu.apiServer ?? 0) / count, operatorApiServer: (operatorCpu.apiServer ?? 0) / count, controller: (operatorCpu.controller ?? 0) / count },
     };
   } finally {
     await controller.stop();

@@ -10,7 +10,7 @@
 //               real TokenReview per request (TOKEN_REVIEW_CACHE_TTL=0s), /secret with the review
 //               cached (a pod's containers and restarts present the same token).
 // The load comes from a second process (bench/load.ts); every answer is checked.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { buildAwsEnv } from '../../scripts/local/components.ts';
@@ -18,6 +18,7 @@ import { ensureNamespace, loadKubeConfigFile } from '../../scripts/local/kube-ob
 import { startController, sumMetric, sumMetricBy, type RunningController } from '../../scripts/local/piggy-controller.ts';
 import { repoRoot } from '../../scripts/local/procs.ts';
 import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack.ts';
+import { measureCpu } from '../cpu.ts';
 import { readNumberFlags } from '../flags.ts';
 import { rateCells, rateColumns, runLoadProcess, type LoadConfig, type LoadRequest, type LoadResult } from '../load.ts';
 import { createPods, NAMESPACE, SECRET, secretRequests, SECRET_VALUE, type BenchPod } from './fixtures.ts';
@@ -84,20 +85,6 @@ async function load(name: string, target: Target, requests: readonly LoadRequest
   return { result, cpuPerRequest: { apiServer: per(cpu.apiServer) ?? 0, ...(cpu.controller === undefined ? {} : { controller: per(cpu.controller) }) } };
 }
 
-/** CPU time (user + system) of a process so far, in ms (/proc/PID/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** CPU spent by each group of processes while `work` ran. */
-async function measureCpu<T>(groups: Readonly<Record<string, readonly number[]>>, work: () => Promise<T>): Promise<{ value: T; cpu: Record<string, number> }> {
-  const read = () => Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + cpuMs(pid), 0)]));
-  const before = read();
-  const value = await work();
-  const after = read();
-  return { value, cpu: Object.fromEntries(Object.entries(after).map(([name, ms]) => [name, ms - (before[name] ?? 0)])) };
-}
 
 interface Counters {
   readonly aws: Record<string, number>;
