@@ -13,6 +13,8 @@ export interface BenchOptions {
   readonly reconcileConcurrency: number | undefined;
   /** Where the results table is appended; undefined = do not write. */
   readonly resultsFile: string | undefined;
+  /** The controller runs with --cpu-prof into this folder (a .cpuprofile per case, for Chrome DevTools). */
+  readonly cpuProfileDir?: string | undefined;
 }
 
 export const BENCH_USAGE = `usage: npm run bench:operator -- [options]
@@ -21,6 +23,7 @@ export const BENCH_USAGE = `usage: npm run bench:operator -- [options]
   --versions-per-secret 10     versions per secret (default 10)
   --concurrency 32             client requests in flight (default 32)
   --reconcile-concurrency N    the controller's RECONCILE_CONCURRENCY (default: its own default)
+  --cpu-prof DIR               run the controller with node --cpu-prof, profiles into DIR
   --no-write                   print the table only, do not append to bench/operator/results.md
 `;
 
@@ -40,9 +43,15 @@ export function parseBenchArgs(argv: readonly string[], defaultResultsFile: stri
   let concurrency = 32;
   let reconcileConcurrency: number | undefined;
   let resultsFile: string | undefined = defaultResultsFile;
+  let cpuProfileDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
     if (flag === '--help' || flag === '-h') return { ok: true, help: true };
+    if (flag === '--cpu-prof') {
+      cpuProfileDir = argv[++i];
+      if (cpuProfileDir === undefined || cpuProfileDir === '') return { ok: false, error: '--cpu-prof expects a folder' };
+      continue;
+    }
     if (flag === '--no-write') {
       resultsFile = undefined;
       continue;
@@ -78,5 +87,5 @@ export function parseBenchArgs(argv: readonly string[], defaultResultsFile: stri
     }
     if (typeof parsed === 'string') return { ok: false, error: parsed };
   }
-  return { ok: true, options: { counts, versions, versionsPerSecret, concurrency, reconcileConcurrency, resultsFile } };
+  return { ok: true, options: { counts, versions, versionsPerSecret, concurrency, reconcileConcurrency, resultsFile, cpuProfileDir } };
 }

@@ -87,7 +87,8 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
   };
   const dir = path.join(STACK_DIR, `controller-${count}`);
   await stopLeftoverController(dir);
-  const controller = await startController({ dir, kubeconfig: stack.kubeconfig, awsEndpoint: stack.awsEndpoint, env });
+  const nodeFlags = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfileDir)}`];
+  const controller = await startController({ dir, kubeconfig: stack.kubeconfig, awsEndpoint: stack.awsEndpoint, env, nodeFlags });
   running.controller = controller;
   try {
     await controller.waitForLog((line) => line.msg === 'caches synced, reconciling');
