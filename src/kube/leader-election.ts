@@ -67,14 +67,17 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
     else options.onStoppedLeading();
   };
 
+  /** Leadership ends: no renewal succeeded within the renew deadline (the timer, or a call that failed at it). */
+  const stepDown = (): void => {
+    if (!leader) return;
+    options.log.warn({ lease: object, identity, renewDeadlineMs: options.renewDeadlineMs }, 'lease not renewed within the renew deadline, stepping down');
+    setLeader(false);
+  };
+
   /** (Re-)arms the step-down timer from the last successful renewal. */
   const armDeadline = (): void => {
     clearTimeout(deadline);
-    deadline = setTimeout(() => {
-      if (!leader) return;
-      options.log.warn({ lease: object, identity, renewDeadlineMs: options.renewDeadlineMs }, 'lease not renewed within the renew deadline, stepping down');
-      setLeader(false);
-    }, Math.max(0, lastRenewed + options.renewDeadlineMs - Date.now()));
+    deadline = setTimeout(stepDown, Math.max(0, lastRenewed + options.renewDeadlineMs - Date.now()));
     deadline.unref();
   };
 
@@ -112,6 +115,7 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
         lastRenewed = started;
         armDeadline();
       }
+      if (!held && Date.now() - lastRenewed > options.renewDeadlineMs) stepDown();
       if (!isStopped()) setLeader(held);
       options.onAttempt?.(undefined);
     } catch (error) {
@@ -120,7 +124,8 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
         options.log.warn({ err: error, lease: object }, 'lease update failed');
         options.onAttempt?.(classifyKubeError(error, 'acquire or renew', object).message);
       }
-      if (leader && Date.now() - lastRenewed > options.renewDeadlineMs) setLeader(false);
+      // The call's own timeout (what was left of the deadline) can fire before the timer does.
+      if (Date.now() - lastRenewed > options.renewDeadlineMs) stepDown();
     }
     if (!isStopped()) timer = setTimeout(run, options.retryPeriodMs);
   }
