@@ -1,5 +1,5 @@
 // The certificate files are swapped in one step (a `..data` symlink, as the kubelet does for Secret volumes).
-import { lstat, mkdtemp, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -8,7 +8,9 @@ import { writeFilesAtomically } from '../../src/shared/atomic-files.ts';
 const version = (n: number) => ({ 'tls.crt': { content: `cert ${n}`, mode: 0o644 }, 'tls.key': { content: `key ${n}`, mode: 0o600 } });
 
 test('each visible name is a symlink through ..data; a rewrite swaps both and removes the old version', async (t) => {
-  const dir = join(await mkdtemp(join(tmpdir(), 'piggy-atomic-')), 'certs');
+  const base = await mkdtemp(join(tmpdir(), 'piggy-atomic-'));
+  t.teardown(() => rm(base, { recursive: true, force: true }));
+  const dir = join(base, 'certs');
   await writeFilesAtomically(dir, version(1));
   const first = await readlink(join(dir, '..data'));
   t.is(await readlink(join(dir, 'tls.crt')), join('..data', 'tls.crt'));
@@ -27,6 +29,7 @@ test('each visible name is a symlink through ..data; a rewrite swaps both and re
 
 test('a regular file in the way is replaced by the symlink; names with folders are refused', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'piggy-atomic-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'tls.crt'), 'stale');
   await writeFilesAtomically(dir, version(3));
   t.true((await lstat(join(dir, 'tls.crt'))).isSymbolicLink());

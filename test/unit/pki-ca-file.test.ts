@@ -1,5 +1,5 @@
 // WEBHOOK_CERT_MANAGEMENT=files: the CA bundle injected into pods comes from a file and follows it.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ test('a bundle is one or more CA certificates; anything else is named', (t) => {
 
 test('the file is read at start, followed when it changes, and a broken rewrite keeps the last good bundle', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'piggy-ca-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'ca.crt');
   await t.throwsAsync(startCaBundleFile({ file, intervalMs: 50, log }), { message: /cannot read/ });
   const first = ca('first');

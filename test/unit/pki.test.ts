@@ -2,7 +2,7 @@
 // handshake make of the certificates.
 import { execFile } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +132,7 @@ test('OpenSSL verifies the chain for the TLS server purpose', async (t) => {
     notAfter: new Date(Date.now() + 24 * HOUR),
   });
   const dir = await mkdtemp(join(tmpdir(), 'piggy-pki-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'ca.pem'), authority.certPem);
   await writeFile(join(dir, 'leaf.pem'), leaf.certPem);
   const verified = await run('openssl', ['verify', '-x509_strict', '-purpose', 'sslserver', '-verify_hostname', 'piggy.piggy-system.svc', '-verify_ip', '127.0.0.1', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')]);
