@@ -34,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import esbuild from 'esbuild';
 import { installLauncher, LAUNCHER_FILE_NAME, RUNTIME_DIR_NAME } from '../src/env/install.ts';
+import { acquireFolderLock } from './local/procs.ts';
 import { IMAGE_LAUNCHER_SUBPATH } from '../src/shared/injection-contract.ts';
 import { launcherTarget, withScratch, type LauncherTarget } from './images/piggy-env-target.ts';
 import { ALL_ARCHES, type Arch } from './images/platform.ts';
@@ -111,21 +112,6 @@ function postjectCli(): string {
     return join(dirname(createRequire(import.meta.url).resolve('postject/package.json')), 'dist', 'cli.js');
   } catch {
     throw new Error('postject is missing: it is a devDependency (npm ci), or `npm install --no-save postject@1.0.0-alpha.6`');
-  }
-}
-
-async function acquireLock(lock: string, log: Log): Promise<() => Promise<void>> {
-  for (let waited = 0; ; waited += 250) {
-    try {
-      await mkdir(lock);
-      return () => rm(lock, { recursive: true, force: true });
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EEXIST') throw error;
-      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > 10 * 60_000) await rm(lock, { recursive: true, force: true });
-      if (waited === 0) log('piggy-env: waiting for a concurrent build');
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
   }
 }
 
@@ -232,7 +218,7 @@ export async function ensurePiggyEnvBuild(options: { readonly log?: Log; readonl
   const current = await readBuild(dist, true);
   if (current?.buildId === buildId) return current;
   await mkdir(dirname(dist), { recursive: true });
-  const release = await acquireLock(`${dist}.lock`, log);
+  const release = await acquireFolderLock(`${dist}.lock`, () => log('piggy-env: waiting for a concurrent build'));
   try {
     const again = await readBuild(dist, true);
     if (again?.buildId === buildId) return again;

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { constants, openSync, closeSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
@@ -310,4 +310,24 @@ export async function ensureNodeTools(v: Record<string, string>, signal?: AbortS
     ctr: path.join(containerd, 'ctr'),
     runc,
   };
+}
+
+/**
+ * A lock between processes on one machine: the folder `lock`, created by whoever holds it. Waits
+ * (polling every 250 ms; `onWait` once) while another holds it; a lock older than 10 minutes is
+ * taken as left by a process that died. Resolves with the release.
+ */
+export async function acquireFolderLock(lock: string, onWait: () => void = () => undefined): Promise<() => Promise<void>> {
+  for (let waited = 0; ; waited += 250) {
+    try {
+      await mkdir(lock);
+      return () => rm(lock, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > 10 * 60_000) await rm(lock, { recursive: true, force: true });
+      if (waited === 0) onWait();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }

@@ -7,11 +7,10 @@ import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { mkdirSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { motoSpec } from '../../scripts/local/components.ts';
 import { startInstance, type Instance } from '../../scripts/local/instance.ts';
-import { freePort, repoRoot, run } from '../../scripts/local/procs.ts';
+import { acquireFolderLock, freePort, repoRoot, run } from '../../scripts/local/procs.ts';
 import { privateDir } from '../../scripts/local/stack.ts';
 import { buildImages, type ImagesSummary } from '../../scripts/images/build.ts';
 import { kube, waitForDefaultServiceAccount } from './kube.ts';
@@ -24,8 +23,9 @@ let images: Promise<ImagesSummary> | undefined;
 
 /**
  * piggy and piggy-env built from this checkout and pushed to the stack's registry, once per test
- * run: ava runs each journey file in its own worker process, so the first worker to create the
- * lock folder builds and the others wait for its images.json (two builds into one folder race).
+ * run: ava runs each journey file in its own worker process, so the workers take turns under one
+ * folder lock, and the first builds while the others then read its summary (two builds into one
+ * folder race). A failed build is recorded, so the others fail with its reason instead of building again.
  */
 export function pushedImages(): Promise<ImagesSummary> {
   images ??= buildOncePerRun(path.join(testStack().dir, 'tmp', `images-${process.env.PIGGY_TEST_RUN ?? `pid-${process.pid}`}`));
@@ -33,35 +33,24 @@ export function pushedImages(): Promise<ImagesSummary> {
 }
 
 async function buildOncePerRun(outDir: string): Promise<ImagesSummary> {
-  const [lock, summaryFile, failedFile] = [`${outDir}.lock`, `${outDir}.json`, `${outDir}.failed`];
+  const [summaryFile, failedFile] = [`${outDir}.json`, `${outDir}.failed`];
   await mkdir(path.dirname(outDir), { recursive: true });
-  const owner = await mkdir(lock).then(
-    () => true,
-    (err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw err;
-    },
-  );
-  if (owner) {
-    try {
-      const summary = await buildImages({ outDir, push: `${registryHost()}/piggy`, log: () => undefined });
-      // Written whole, then renamed: a waiting worker never reads half of it.
-      await writeFile(`${summaryFile}.part`, JSON.stringify(summary));
-      await rename(`${summaryFile}.part`, summaryFile);
-      return summary;
-    } catch (err) {
-      await writeFile(failedFile, String(err instanceof Error ? err.message : err));
-      throw err;
-    }
-  }
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
+  const release = await acquireFolderLock(`${outDir}.lock`);
+  try {
     const summary = await readFile(summaryFile, 'utf8').catch(() => undefined);
     if (summary !== undefined) return JSON.parse(summary) as ImagesSummary;
     const failed = await readFile(failedFile, 'utf8').catch(() => undefined);
     if (failed !== undefined) throw new Error(`the images build of another journey worker failed: ${failed}`);
-    if (Date.now() > deadline) throw new Error(`no ${summaryFile} after 15 min: the worker that holds ${lock} did not finish its build`);
-    await sleep(1000);
+    try {
+      const built = await buildImages({ outDir, push: `${registryHost()}/piggy`, log: () => undefined });
+      await writeFile(summaryFile, JSON.stringify(built));
+      return built;
+    } catch (err) {
+      await writeFile(failedFile, String(err instanceof Error ? err.message : err));
+      throw err;
+    }
+  } finally {
+    await release();
   }
 }
 
