@@ -34,7 +34,7 @@ import { createLogger, type Logger } from './shared/logger.ts';
 import { createMetrics, type Metrics } from './shared/metrics.ts';
 import { Readiness } from './shared/readiness.ts';
 import type { LauncherDelivery } from './shared/injection-contract.ts';
-import { chooseLauncherDelivery } from './webhook/launcher-delivery.ts';
+import { chooseAutoDelivery } from './webhook/launcher-delivery.ts';
 
 /** `piggy controller`: config → logger → clients → components → signals. Returns the exit code. */
 export async function runController(): Promise<number> {
@@ -276,12 +276,12 @@ function startOperatorFor(
 
 /** What piggy-env-delivery `auto` (PIGGY_ENV_DELIVERY's default) means, as the webhook asks it per admission: settled once the API server's version is known. */
 function settleAutoDelivery(log: Logger): { current: () => LauncherDelivery; learn: (version: string | undefined) => void } {
-  let choice = chooseLauncherDelivery('auto', undefined);
+  let choice = chooseAutoDelivery(undefined);
   return {
     current: () => choice.delivery,
     learn: (version) => {
       if (version === undefined) return;
-      choice = chooseLauncherDelivery('auto', version);
+      choice = chooseAutoDelivery(version);
       log.info({ delivery: choice.delivery, reason: choice.reason }, 'launcher delivery for auto');
     },
   };

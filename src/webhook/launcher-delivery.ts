@@ -1,11 +1,11 @@
 /**
- * How the launcher reaches an injected pod (PIGGY_ENV_DELIVERY): mounted from the piggy-env image
- * as an image volume (nothing copied, no init container), or copied by the `install-piggy-env` init
- * container into an emptyDir. `auto` picks the image volume when the API server is Kubernetes 1.35
- * or later, where the ImageVolume feature is on by default, and the copy otherwise or while the
- * server's version is not known yet (the copy works on every cluster). Pure.
+ * What `auto` means for how the launcher reaches an injected pod (piggysec.com/piggy-env-delivery,
+ * default PIGGY_ENV_DELIVERY; a pod's `image-volume` or `init-container` is used as it is, see
+ * review.ts): the image volume when the API server is Kubernetes 1.35 or later, where the ImageVolume
+ * feature is on by default, and the init container's copy otherwise or while the server's version is
+ * not known yet (the copy works on every cluster). Pure.
  */
-import type { LauncherDelivery, LauncherDeliverySetting } from '../shared/injection-contract.ts';
+import type { LauncherDelivery } from '../shared/injection-contract.ts';
 
 /** The first Kubernetes minor version that serves image volumes without a feature gate. */
 export const IMAGE_VOLUME_DEFAULT_SINCE = { major: 1, minor: 35 } as const;
@@ -23,8 +23,7 @@ export function parseServerVersion(gitVersion: string): { readonly major: number
   return { major: Number(match[1]), minor: Number(match[2]) };
 }
 
-export function chooseLauncherDelivery(setting: LauncherDeliverySetting, serverVersion: string | undefined): DeliveryChoice {
-  if (setting !== 'auto') return { delivery: setting, reason: `PIGGY_ENV_DELIVERY=${setting}` };
+export function chooseAutoDelivery(serverVersion: string | undefined): DeliveryChoice {
   if (serverVersion === undefined) return { delivery: 'init-container', reason: 'auto: the API server version is not known yet' };
   const version = parseServerVersion(serverVersion);
   if (version === undefined) return { delivery: 'init-container', reason: `auto: cannot read the API server version ${JSON.stringify(serverVersion)}` };
