@@ -24,6 +24,7 @@ export const BENCH_USAGE = `usage: npm run bench:operator -- [options]
   --concurrency 32             client requests in flight (default 32)
   --reconcile-concurrency N    the controller's RECONCILE_CONCURRENCY (default: its own default)
   --cpu-prof DIR               run the controller with node --cpu-prof, profiles into DIR
+                               (and the API server's pprof CPU profile of the phase's first seconds)
   --no-write                   print the table only, do not append to bench/operator/results.md
 `;
 

@@ -14,19 +14,23 @@ export interface CaseResult {
   readonly directStockMs: number;
   /** N AWSSecrets created where no controller watches: the CRD's own write cost, a floor for "all Ready". */
   readonly aloneMs: number;
+  /** The bench itself making each object's unavoidable writes (AWSSecret create, Secret create, status patch), no controller. */
+  readonly floorMs: number;
   readonly awsCalls: number;
   readonly awsCallsByApi: Readonly<Record<string, number>>;
   readonly secretWrites: number;
   readonly peakRssKiB: number;
   readonly retries: number;
   /** CPU ms per object: the API server + etcd for a direct Secret create; for an AWSSecret until Ready (its create included); the controller per AWSSecret. */
-  readonly cpuMsPerObject: { readonly direct: number; readonly operatorApiServer: number; readonly controller: number };
+  /** API-server requests per object during each phase, by verb and resource (leases left out). */
+  readonly requestsPerObject: { readonly direct: string; readonly operator: string };
+  readonly cpuMsPerObject: { readonly direct: number; readonly floor: number; readonly operatorApiServer: number; readonly controller: number };
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export function buildTable(results: readonly CaseResult[]): string {
-  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'N AWSSecrets, no controller', 'its ratio', 'direct, connection per request', 'AWS calls', 'controller peak RSS', 'CPU ms per object: API server + etcd, direct', 'per AWSSecret until Ready', 'controller per AWSSecret'];
+  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'N AWSSecrets, no controller', 'its ratio', 'their writes, no controller', 'its ratio', 'direct, connection per request', 'AWS calls', 'controller peak RSS', 'CPU ms per object: API server + etcd, direct', 'their writes, no controller', 'per AWSSecret until Ready', 'controller per AWSSecret'];
   const rows = results.map((r) => [
     String(r.count),
     s(r.createMs),
@@ -35,14 +39,18 @@ export function buildTable(results: readonly CaseResult[]): string {
     `${(r.readyMs / r.directMs).toFixed(2)}×`,
     s(r.aloneMs),
     `${(r.aloneMs / r.directMs).toFixed(2)}×`,
+    s(r.floorMs),
+    `${(r.floorMs / r.directMs).toFixed(2)}×`,
     s(r.directStockMs),
     `${r.awsCalls} (${Object.entries(r.awsCallsByApi).map(([api, n]) => `${api} ${n}`).join(', ') || 'none'})`,
     `${(r.peakRssKiB / 1024).toFixed(0)} MiB`,
     r.cpuMsPerObject.direct.toFixed(2),
+    r.cpuMsPerObject.floor.toFixed(2),
     r.cpuMsPerObject.operatorApiServer.toFixed(2),
     r.cpuMsPerObject.controller.toFixed(2),
   ]);
-  return formatTable(header, rows);
+  const requests = results.map((r) => `- ${r.count}: API-server requests per object: direct ${r.requestsPerObject.direct}; per AWSSecret until Ready (the bench's own create and Ready polls included) ${r.requestsPerObject.operator}\n`);
+  return `${formatTable(header, rows)}\n${requests.join('')}`;
 }
 
 

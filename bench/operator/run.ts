@@ -1,13 +1,21 @@
 // `npm run bench:operator -- [--counts 1000,10000] [--versions 100] [--concurrency 32] …`
 // For each count N, on a private local stack in .local/bench (stopped afterwards):
 //   1. the baseline: N plain Secrets created directly through the API (the machine's write limit);
-//   2. `piggy controller` as a real process, watching a fresh namespace; N AWSSecrets pinning
+//   2. two floors with no controller: N AWSSecrets created alone, and N × the writes a controller
+//      cannot avoid (AWSSecret create, Secret create, status patch) made by the bench itself;
+//   3. `piggy controller` as a real process, watching a fresh namespace; N AWSSecrets pinning
 //      --versions distinct versions round robin, created with the same client concurrency;
 //      timed until every one is Ready=True; AWS calls from /metrics; peak RSS from /proc.
+// Per phase: the API server + etcd CPU (/proc) and its requests by verb and resource (its own
+// apiserver_request_total); with --cpu-prof also the API server's pprof profile.
 import path from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parseConfig } from '../../src/config/config.ts';
-import { GROUP, MANAGED_SELECTOR, PLURAL, VERSION } from '../../src/controller/awssecret.ts';
+import { randomBytes } from 'node:crypto';
+import { GROUP, MANAGED_SELECTOR, PLURAL, VERSION, type AWSSecret } from '../../src/controller/awssecret.ts';
+import { buildDesiredSecret } from '../../src/controller/desired-secret.ts';
+import { buildSyncedStatus } from '../../src/controller/status.ts';
+import { buildResourceClient } from '../../src/kube/resources.ts';
 import { applyCrds, ensureNamespace, loadKubeConfigFile } from '../../scripts/local/kube-objects.ts';
 import { buildSecretsManager } from '../../scripts/local/moto-secrets.ts';
 import { startController, stopLeftoverController, sumMetric, sumMetricBy, type RunningController } from '../../scripts/local/piggy-controller.ts';
@@ -18,11 +26,15 @@ import { buildAWSSecret, buildDirectSecret, createPinnedVersions, type PinnedVer
 import { createAll, waitAllReady, type Created } from './measure.ts';
 import { BENCH_USAGE, parseBenchArgs, type BenchOptions } from './options.ts';
 import { measureCpu } from '../cpu.ts';
+import { describeRequests, profileApiserver, requestCounts } from './apiserver.ts';
 import { describeLoad, describeMachine } from '../markdown.ts';
 import { appendResults, buildTable, describeOptions, type CaseResult } from './report.ts';
 
 const STACK_DIR = path.join(repoRoot, '.local', 'bench');
 const RESULTS_FILE = path.join(import.meta.dirname, 'results.md');
+const CRD = { group: GROUP, version: VERSION, plural: PLURAL };
+/** Three keys, as the generated Secrets hold (base64, like Secret data). */
+const floorData = (index: number) => ({ username: Buffer.from('app').toString('base64'), password: Buffer.from(`p-${index}`).toString('base64'), port: Buffer.from('5432').toString('base64') });
 const log = (text: string) => process.stderr.write(`${text}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
@@ -63,7 +75,9 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
 
   // CPU of the API server + etcd per phase: where the time to all Ready goes on these shared cores.
   const apiServer = stack.components.filter((component) => component.name === 'kube-apiserver' || component.name === 'etcd').map((component) => component.pid);
+  const beforeDirect = await requestCounts(kc);
   const { value: baseline, cpu: directCpu } = await measureCpu({ apiServer }, () => createDirectSecrets(kc, direct, count, options.concurrency, pinned));
+  const directRequests = describeRequests(beforeDirect, await requestCounts(kc), count);
   log(`[${count}] baseline: ${count} Secrets created directly in ${secs(baseline.ms)}`);
   const stockKc = loadKubeConfigFile(stack.kubeconfig);
   await ensureNamespace(stockKc, `${direct}-stock`);
@@ -78,6 +92,22 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
   const aloneCreated = await createAll(count, options.concurrency, (i) =>
     customAlone.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: alone, body: buildAWSSecret(alone, i, pinned(i)) }));
   log(`[${count}] baseline: ${count} AWSSecrets created with no controller in ${secs(aloneCreated.ms)}`);
+
+  // The writes a controller cannot avoid, made by the bench itself with no controller: per object its
+  // AWSSecret create, the Secret create and the Ready status patch, in sequence, through the
+  // controller's own resource client (src/kube/resources.ts). No controller can do the same work
+  // in less time on this API server; the ratio of this to the direct baseline bounds "all Ready".
+  const floor = `${namespace}-floor`;
+  await ensureNamespace(kc, floor);
+  const floorClient = buildResourceClient(kc);
+  const hashKey = randomBytes(32);
+  const { value: floorCreated, cpu: floorCpu } = await measureCpu({ apiServer }, () => createAll(count, options.concurrency, async (i) => {
+    const awsSecret = (await floorClient.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: floor, body: buildAWSSecret(floor, i, pinned(i)) })) as AWSSecret;
+    await floorClient.createSecret(buildDesiredSecret(awsSecret, floorData(i), 'us-east-1', hashKey));
+    const status = buildSyncedStatus(awsSecret, { versionIds: pinned(i).versionId, wroteSecret: true }, new Date());
+    await floorClient.patchStatus(CRD, floor, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status);
+  }));
+  log(`[${count}] floor: ${count} × (AWSSecret create, Secret create, status patch) with no controller in ${secs(floorCreated.ms)}`);
 
   const env: Record<string, string> = {
     WATCH_NAMESPACE: namespace,
@@ -94,6 +124,10 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
     await controller.waitForLog((line) => line.msg === 'caches synced, reconciling');
     log(`[${count}] controller PID ${controller.pid} leading; creating ${count} AWSSecrets in ${namespace}`);
     const custom = kc.makeApiClient(CustomObjectsApi);
+    const beforeOperator = await requestCounts(kc);
+    // A profile of the API server while it serves the controller (the first seconds of the phase).
+    const profiled = options.cpuProfileDir === undefined ? undefined
+      : profileApiserver(kc, Math.max(5, Math.round(count / 100)), path.resolve(options.cpuProfileDir, `kube-apiserver-${count}.pprof`));
     const since = Date.now();
     const { value: { created, ready }, cpu: operatorCpu } = await measureCpu({ apiServer, controller: [controller.pid] }, async () => {
       const created = await createAll(count, options.concurrency, (i) =>
@@ -112,6 +146,8 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
       return { created, ready };
     });
     log(`[${count}] all Ready after ${secs(ready.ms)} (seen by list after ${secs(ready.observedMs)})`);
+    const operatorRequests = describeRequests(beforeOperator, await requestCounts(kc), count);
+    await profiled;
     const metrics = await controller.scrapeMetrics();
     const memory = controller.memory();
     const managed = await countManagedSecrets(kc, namespace);
@@ -123,12 +159,14 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
       directMs: baseline.ms,
       directStockMs: stock.ms,
       aloneMs: aloneCreated.ms,
+      floorMs: floorCreated.ms,
       awsCalls: sumMetric(metrics, 'piggy_aws_calls_total'),
       awsCallsByApi: sumMetricBy(metrics, 'piggy_aws_calls_total', 'api'),
       secretWrites: sumMetric(metrics, 'piggy_secret_writes_total'),
       peakRssKiB: memory.peakRssKiB,
-      retries: baseline.retries + stock.retries + created.retries + aloneCreated.retries,
-      cpuMsPerObject: { direct: (directCpu.apiServer ?? 0) / count, operatorApiServer: (operatorCpu.apiServer ?? 0) / count, controller: (operatorCpu.controller ?? 0) / count },
+      retries: baseline.retries + stock.retries + created.retries + aloneCreated.retries + floorCreated.retries,
+      requestsPerObject: { direct: directRequests, operator: operatorRequests },
+      cpuMsPerObject: { direct: (directCpu.apiServer ?? 0) / count, floor: (floorCpu.apiServer ?? 0) / count, operatorApiServer: (operatorCpu.apiServer ?? 0) / count, controller: (operatorCpu.controller ?? 0) / count },
     };
   } finally {
     await controller.stop();

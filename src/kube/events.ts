@@ -1,4 +1,4 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.ts';
 
 export interface EventTarget {
@@ -16,13 +16,57 @@ export interface EventRecorder {
   record(target: EventTarget, type: EventType, reason: string, message: string): void;
 }
 
+/** Events held while one is being written (client-go's broadcaster holds as many). */
+export const MAX_QUEUED_EVENTS = 1000;
+
 /**
- * Records core/v1 Events, fire-and-forget (an event that cannot be written is logged, never
+ * Writes queued items one at a time, in order, off the caller's path: like client-go's event
+ * broadcaster, a burst of events (1,000 AWSSecrets created at once) waits behind the reconciles
+ * instead of competing with them for the API server. Beyond `maxQueued` new items are dropped
+ * and counted; the count is logged once the queue drains.
+ */
+export function createSendQueue<T>(send: (item: T) => Promise<void>, onDropped: (count: number) => void, maxQueued = MAX_QUEUED_EVENTS): (item: T) => void {
+  const queued: T[] = [];
+  let sending = false;
+  let dropped = 0;
+  const pump = (): void => {
+    const next = queued.shift();
+    if (next === undefined) {
+      sending = false;
+      if (dropped > 0) onDropped(dropped);
+      dropped = 0;
+      return;
+    }
+    sending = true;
+    // send() handles its own failures; a throw here must not stop the queue.
+    send(next).catch(() => undefined).finally(pump);
+  };
+  return (item) => {
+    if (queued.length >= maxQueued) {
+      dropped++;
+      return;
+    }
+    queued.push(item);
+    if (!sending) pump();
+  };
+}
+
+/**
+ * Records core/v1 Events through a send queue (an event that cannot be written is logged, never
  * retried), and drops an identical event for the same object within `dedupeMs`.
  */
 export function createEventRecorder(kc: KubeConfig, component: string, log: Logger, dedupeMs = 300_000): EventRecorder {
   const core = kc.makeApiClient(CoreV1Api);
   const recent = new Map<string, number>();
+  const enqueue = createSendQueue<{ target: EventTarget; body: CoreV1Event }>(
+    async ({ target, body }) => {
+      await core.createNamespacedEvent({ namespace: target.namespace, body }).then(
+        () => undefined,
+        (error: unknown) => log.warn({ err: error, object: `${target.kind}/${target.namespace}/${target.name}`, reason: body.reason }, 'event not recorded'),
+      );
+    },
+    (count) => log.warn({ dropped: count, maxQueued: MAX_QUEUED_EVENTS }, 'events dropped: more were waiting to be written than the queue holds'),
+  );
   return {
     record(target, type, reason, message) {
       const now = Date.now();
@@ -32,24 +76,22 @@ export function createEventRecorder(kc: KubeConfig, component: string, log: Logg
       recent.set(dedupeKey, now);
       if (recent.size > 10_000) recent.clear();
       const time = new Date(now);
-      void core
-        .createNamespacedEvent({
-          namespace: target.namespace,
-          body: {
-            metadata: { generateName: `${target.name}.`, namespace: target.namespace },
-            involvedObject: { ...target },
-            type,
-            reason,
-            message: message.slice(0, 1024),
-            source: { component },
-            reportingComponent: component,
-            reportingInstance: component,
-            firstTimestamp: time,
-            lastTimestamp: time,
-            count: 1,
-          },
-        })
-        .catch((error: unknown) => log.warn({ err: error, object: `${target.kind}/${target.namespace}/${target.name}`, reason }, 'event not recorded'));
+      enqueue({
+        target,
+        body: {
+          metadata: { generateName: `${target.name}.`, namespace: target.namespace },
+          involvedObject: { ...target },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          source: { component },
+          reportingComponent: component,
+          reportingInstance: component,
+          firstTimestamp: time,
+          lastTimestamp: time,
+          count: 1,
+        },
+      });
     },
   };
 }
