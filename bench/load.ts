@@ -157,6 +157,16 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
 
 const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
 
+/**
+ * Stops a benchmark whose load was mostly refused: its rate, latency and memory would measure the
+ * error path (a fixture that no longer matches what the server checks), not the work.
+ */
+export function assertServed(result: LoadResult, what: string): void {
+  if (result.errors > result.requests * 0.01) {
+    throw new Error(`${what}: ${result.errors} of ${result.requests} requests failed (first: ${result.firstError ?? 'unknown'}); the figures would measure the error path`);
+  }
+}
+
 /** The columns a LoadResult fills in a results table: count, rate, ratio to the baseline's rate, latency percentiles, errors. */
 export function rateColumns(unit: string, baselineName: string): string[] {
   return [unit, `${unit}/s`, `vs ${baselineName}`, 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'];

@@ -22,7 +22,7 @@ import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack
 import { GROUP, PLURAL, VERSION } from '../../src/controller/awssecret.ts';
 import { loadKubeConfig } from '../../src/kube/client.ts';
 import { readNumberFlags } from '../flags.ts';
-import { runLoadProcess, type LoadResult } from '../load.ts';
+import { assertServed, runLoadProcess, type LoadResult } from '../load.ts';
 import { appendResultsSection, describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
 import { buildAWSSecret, createPinnedVersions, type PinnedVersion } from '../operator/fixtures.ts';
 import { createAll, waitAllReady } from '../operator/measure.ts';
@@ -152,6 +152,7 @@ async function runVariant(stack: StackInfo, kc: KubeConfig, options: Options, in
       path.join(WORK_DIR, `load-${index}.json`),
     );
     if (load.errors > 0) log(`[${variant.label}] /secret: ${load.errors} errors, first: ${load.firstError ?? ''}`);
+    assertServed(load, `[${variant.label}] /secret`);
     const secret = readMemory(controller.pid);
     log(`[${variant.label}] /secret ${load.perSecond.toFixed(0)}/s, RSS ${mib(secret.rssKiB)} MiB; ${options.count} AWSSecrets…`);
     const custom = kc.makeApiClient(CustomObjectsApi);

@@ -2,6 +2,8 @@
 // pod-bound token from TokenRequest (what the kubelet projects), and the secret they all read.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ensureServiceAccount, forEachLimited, requestPodToken } from '../../scripts/local/kube-objects.ts';
+import { DEFAULT_PROXY_TOKEN_AUDIENCE } from '../../src/config/config.ts';
+import { DEFAULT_STAGE, formatAdmissionRecord } from '../../src/shared/admission-record.ts';
 import { buildCommandSignature, formatPiggyUids, PIGGY_UID_ANNOTATION } from '../../src/shared/injection-contract.ts';
 import type { LoadRequest } from '../load.ts';
 
@@ -18,7 +20,11 @@ export interface BenchPod {
   readonly token: string;
 }
 
-/** N pods as the webhook leaves them (piggy-uid annotation, one wrapped container) and a pod-bound token each. */
+/**
+ * N pods as the webhook leaves them (piggy-uid annotation, one wrapped container with its admission
+ * record in PIGGY_ADMISSION, the webhook's defaults) and a pod-bound token each, for the audience
+ * the webhook's projected token carries (the automounted one is refused).
+ */
 export async function createPods(kc: KubeConfig, count: number): Promise<BenchPod[]> {
   const core = kc.makeApiClient(CoreV1Api);
   await ensureServiceAccount(kc, NAMESPACE, SERVICE_ACCOUNT);
@@ -33,11 +39,20 @@ export async function createPods(kc: KubeConfig, count: number): Promise<BenchPo
         metadata: { name, annotations: { 'piggysec.com/aws-secret-name': SECRET, [PIGGY_UID_ANNOTATION]: formatPiggyUids({ [containerUid]: signature }) } },
         spec: {
           serviceAccountName: SERVICE_ACCOUNT,
-          containers: [{ name: 'app', image: 'registry.example/app:1', command: ['/piggy/piggy-env'], args: ['--', ...TEMPLATE], env: [{ name: 'PIGGY_UID', value: containerUid }] }],
+          containers: [{
+            name: 'app',
+            image: 'registry.example/app:1',
+            command: ['/piggy/piggy-env'],
+            args: ['--', ...TEMPLATE],
+            env: [
+              { name: 'PIGGY_UID', value: containerUid },
+              { name: 'PIGGY_ADMISSION', value: formatAdmissionRecord({ uid: containerUid, signature, target: { kind: 'secretsManager', secretId: SECRET, region: undefined, version: { kind: 'stage', value: DEFAULT_STAGE } }, enforceIntegrity: true, enforceServiceAccount: false }) },
+            ],
+          }],
         },
       },
     });
-    const token = await requestPodToken(kc, { namespace: NAMESPACE, name, uid: created.metadata?.uid ?? '', serviceAccount: SERVICE_ACCOUNT }, { expirationSeconds: 7200 });
+    const token = await requestPodToken(kc, { namespace: NAMESPACE, name, uid: created.metadata?.uid ?? '', serviceAccount: SERVICE_ACCOUNT }, { expirationSeconds: 7200, audiences: [DEFAULT_PROXY_TOKEN_AUDIENCE] });
     pods[index] = { name, containerUid, token };
   });
   return pods;

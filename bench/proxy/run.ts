@@ -20,7 +20,7 @@ import { repoRoot } from '../../scripts/local/procs.ts';
 import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack.ts';
 import { measureCpu } from '../cpu.ts';
 import { readNumberFlags } from '../flags.ts';
-import { rateCells, rateColumns, runLoadProcess, type LoadConfig, type LoadRequest, type LoadResult } from '../load.ts';
+import { assertServed, rateCells, rateColumns, runLoadProcess, type LoadConfig, type LoadRequest, type LoadResult } from '../load.ts';
 import { createPods, NAMESPACE, SECRET, secretRequests, SECRET_VALUE, type BenchPod } from './fixtures.ts';
 import { appendResultsSection, describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
 
@@ -81,6 +81,7 @@ async function load(name: string, target: Target, requests: readonly LoadRequest
     ),
   );
   if (result.errors > 0) log(`  ${name}: ${result.errors} errors, first: ${result.firstError ?? ''}`);
+  assertServed(result, name);
   const per = (ms: number | undefined) => (ms === undefined ? undefined : ms / Math.max(1, result.answered));
   return { result, cpuPerRequest: { apiServer: per(cpu.apiServer) ?? 0, ...(cpu.controller === undefined ? {} : { controller: per(cpu.controller) }) } };
 }
