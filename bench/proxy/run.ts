@@ -20,6 +20,7 @@ import { repoRoot } from '../../scripts/local/procs.ts';
 import { startStack, stopStack, type StackInfo } from '../../scripts/local/stack.ts';
 import { measureCpu } from '../cpu.ts';
 import { readNumberFlags } from '../flags.ts';
+import { DEFAULT_PROXY_TOKEN_AUDIENCE } from '../../src/config/config.ts';
 import { assertServed, rateCells, rateColumns, runLoadProcess, type LoadConfig, type LoadRequest, type LoadResult } from '../load.ts';
 import { createPods, NAMESPACE, SECRET, secretRequests, SECRET_VALUE, type BenchPod } from './fixtures.ts';
 import { appendResultsSection, describeLoad, describeMachine, describeRevision, formatTable } from '../markdown.ts';
@@ -49,7 +50,7 @@ function parseOptions(argv: readonly string[]): Options {
 const reviewRequests = (pods: readonly BenchPod[], adminToken: string): LoadRequest[] =>
   pods.map((pod) => ({
     headers: { authorization: `Bearer ${adminToken}` },
-    body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: pod.token } }),
+    body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: pod.token, audiences: [DEFAULT_PROXY_TOKEN_AUDIENCE] } }),
   }));
 
 interface Target {
