@@ -19,13 +19,23 @@ export interface EventRecorder {
 /** Events held while one is being written (client-go's broadcaster holds as many). */
 export const MAX_QUEUED_EVENTS = 1000;
 
+export interface SendQueueOptions<T> {
+  readonly maxQueued?: number;
+  /** An item for which this is true, arriving at a full queue, takes the place of the oldest queued item for which it is false. */
+  readonly outranks?: (item: T) => boolean;
+  /** Told once when a burst starts dropping, and again with the count once the queue has drained. */
+  readonly onDropped: (dropped: number, drained: boolean) => void;
+}
+
 /**
  * Writes queued items one at a time, in order, off the caller's path: like client-go's event
  * broadcaster, a burst of events (1,000 AWSSecrets created at once) waits behind the reconciles
- * instead of competing with them for the API server. Beyond `maxQueued` new items are dropped
- * and counted; the count is logged once the queue drains.
+ * instead of competing with them for the API server. Beyond `maxQueued` an item is dropped, unless
+ * it outranks a queued one (a Warning arriving behind a burst of Normal events), which is dropped
+ * instead.
  */
-export function createSendQueue<T>(send: (item: T) => Promise<void>, onDropped: (count: number) => void, maxQueued = MAX_QUEUED_EVENTS): (item: T) => void {
+export function createSendQueue<T>(send: (item: T) => Promise<void>, options: SendQueueOptions<T>): (item: T) => void {
+  const maxQueued = options.maxQueued ?? MAX_QUEUED_EVENTS;
   const queued: T[] = [];
   let sending = false;
   let dropped = 0;
@@ -33,7 +43,7 @@ export function createSendQueue<T>(send: (item: T) => Promise<void>, onDropped: 
     const next = queued.shift();
     if (next === undefined) {
       sending = false;
-      if (dropped > 0) onDropped(dropped);
+      if (dropped > 0) options.onDropped(dropped, true);
       dropped = 0;
       return;
     }
@@ -41,10 +51,17 @@ export function createSendQueue<T>(send: (item: T) => Promise<void>, onDropped: 
     // send() handles its own failures; a throw here must not stop the queue.
     send(next).catch(() => undefined).finally(pump);
   };
+  const drop = (): void => {
+    dropped++;
+    if (dropped === 1) options.onDropped(1, false);
+  };
   return (item) => {
     if (queued.length >= maxQueued) {
-      dropped++;
-      return;
+      const outranks = options.outranks;
+      const victim = outranks?.(item) === true ? queued.findIndex((other) => !outranks(other)) : -1;
+      drop();
+      if (victim === -1) return;
+      queued.splice(victim, 1);
     }
     queued.push(item);
     if (!sending) pump();
@@ -65,7 +82,13 @@ export function createEventRecorder(kc: KubeConfig, component: string, log: Logg
         (error: unknown) => log.warn({ err: error, object: `${target.kind}/${target.namespace}/${target.name}`, reason: body.reason }, 'event not recorded'),
       );
     },
-    (count) => log.warn({ dropped: count, maxQueued: MAX_QUEUED_EVENTS }, 'events dropped: more were waiting to be written than the queue holds'),
+    {
+      outranks: ({ body }) => body.type === 'Warning',
+      onDropped: (count, drained) =>
+        drained
+          ? log.warn({ dropped: count, maxQueued: MAX_QUEUED_EVENTS }, 'events dropped while the queue was full; it has drained')
+          : log.warn({ maxQueued: MAX_QUEUED_EVENTS }, 'event queue full: events are dropped until it drains (a Warning takes the place of a queued Normal one)'),
+    },
   );
   return {
     record(target, type, reason, message) {

@@ -7,9 +7,9 @@ interface Pending {
   readonly finish: (ok: boolean) => void;
 }
 
-function harness(maxQueued?: number) {
+function harness(maxQueued?: number, outranks?: (item: number) => boolean) {
   const started: Pending[] = [];
-  const dropped: number[] = [];
+  const dropped: [number, boolean][] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const enqueue = createSendQueue<number>(
@@ -19,8 +19,7 @@ function harness(maxQueued?: number) {
         maxInFlight = Math.max(maxInFlight, inFlight);
         started.push({ item, finish: (ok) => { inFlight--; if (ok) resolve(); else reject(new Error('refused')); } });
       }),
-    (count) => dropped.push(count),
-    maxQueued,
+    { maxQueued, outranks, onDropped: (count, drained) => dropped.push([count, drained]) },
   );
   const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
   return { enqueue, started, dropped, settle, maxInFlight: () => maxInFlight };
@@ -48,17 +47,35 @@ test('a failed send does not stop the queue', async (t) => {
   t.deepEqual(h.started.map((p) => p.item), [1, 2]);
 });
 
-test('beyond maxQueued new items are dropped, and the count is reported once the queue drains', async (t) => {
+test('beyond maxQueued new items are dropped: told at the first drop, and the count once the queue drains', async (t) => {
   const h = harness(2);
   h.enqueue(1); // in flight, not queued
   for (const item of [2, 3, 4, 5, 6]) h.enqueue(item);
-  t.deepEqual(h.dropped, [], 'reported only when drained');
+  t.deepEqual(h.dropped, [[1, false]], 'the first drop is told at once');
   for (let i = 0; i < 3; i++) {
     h.started[i]?.finish(true);
     await h.settle();
   }
   t.deepEqual(h.started.map((p) => p.item), [1, 2, 3], 'the oldest kept, the newest dropped');
-  t.deepEqual(h.dropped, [3]);
+  t.deepEqual(h.dropped, [[1, false], [3, true]]);
   h.enqueue(7);
   t.is(h.started.at(-1)?.item, 7, 'an idle queue sends at once');
+});
+
+test('an item that outranks takes the place of the oldest queued item it outranks', async (t) => {
+  // Odd numbers stand for Warnings, even ones for Normal events.
+  const h = harness(3, (item) => item % 2 === 1);
+  h.enqueue(0); // in flight
+  for (const item of [2, 4, 6]) h.enqueue(item);
+  h.enqueue(1); // full: takes the place of 2
+  h.enqueue(3); // takes the place of 4
+  h.enqueue(8); // a Normal one at a full queue is dropped
+  h.enqueue(5); // takes the place of 6
+  h.enqueue(7); // nothing left that it outranks: dropped
+  for (let i = 0; i < 4; i++) {
+    h.started[i]?.finish(true);
+    await h.settle();
+  }
+  t.deepEqual(h.started.map((p) => p.item), [0, 1, 3, 5]);
+  t.deepEqual(h.dropped, [[1, false], [5, true]]);
 });
