@@ -245,7 +245,7 @@ function startOperatorFor(
 ): Operator {
   const { operator } = config;
   const operatorMetrics = createOperatorMetrics(metrics.registry);
-  const events = createEventRecorder(kc, 'piggy', log);
+  const events = createEventRecorder(kc, 'piggy', log, { onDrop: (type) => operatorMetrics.eventsDropped.inc({ type }) });
   const rolloutSettings = { concurrency: operator.rolloutConcurrency, timeoutMs: operator.rolloutTimeoutMs, pollIntervalMs: operator.rolloutPollIntervalMs };
   return startOperator({
     kc,

@@ -8,6 +8,7 @@ export interface OperatorMetrics {
   readonly updateChecks: Counter<'result'>;
   readonly rollouts: Counter<'result'>;
   readonly leader: Gauge;
+  readonly eventsDropped: Counter<'type'>;
 }
 
 export function createOperatorMetrics(registry: Registry): OperatorMetrics {
@@ -46,5 +47,11 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       registers,
     }),
     leader: new Gauge({ name: 'piggy_leader', help: '1 while this process holds the operator lease.', registers }),
+    eventsDropped: new Counter({
+      name: 'piggy_events_dropped_total',
+      help: 'Events not written because the event queue was full, by type (Normal, Warning).',
+      labelNames: ['type'],
+      registers,
+    }),
   };
 }

@@ -25,6 +25,8 @@ export interface SendQueueOptions<T> {
   readonly outranks?: (item: T) => boolean;
   /** Told once when a burst starts dropping, and again with the count once the queue has drained. */
   readonly onDropped: (dropped: number, drained: boolean) => void;
+  /** Told of every item dropped. */
+  readonly onDrop?: (item: T) => void;
 }
 
 /**
@@ -51,17 +53,20 @@ export function createSendQueue<T>(send: (item: T) => Promise<void>, options: Se
     // send() handles its own failures; a throw here must not stop the queue.
     send(next).catch(() => undefined).finally(pump);
   };
-  const drop = (): void => {
+  const drop = (item: T): void => {
     dropped++;
+    options.onDrop?.(item);
     if (dropped === 1) options.onDropped(1, false);
   };
   return (item) => {
     if (queued.length >= maxQueued) {
       const outranks = options.outranks;
       const victim = outranks?.(item) === true ? queued.findIndex((other) => !outranks(other)) : -1;
-      drop();
-      if (victim === -1) return;
-      queued.splice(victim, 1);
+      if (victim === -1) {
+        drop(item);
+        return;
+      }
+      drop(queued.splice(victim, 1)[0] as T);
     }
     queued.push(item);
     if (!sending) pump();
@@ -72,7 +77,15 @@ export function createSendQueue<T>(send: (item: T) => Promise<void>, options: Se
  * Records core/v1 Events through a send queue (an event that cannot be written is logged, never
  * retried), and drops an identical event for the same object within `dedupeMs`.
  */
-export function createEventRecorder(kc: KubeConfig, component: string, log: Logger, dedupeMs = 300_000): EventRecorder {
+export interface EventRecorderOptions {
+  /** An identical event for the same object within this window is dropped (default 5 minutes). */
+  readonly dedupeMs?: number;
+  /** Told of each event the full queue dropped (piggy_events_dropped_total). */
+  readonly onDrop?: (type: EventType) => void;
+}
+
+export function createEventRecorder(kc: KubeConfig, component: string, log: Logger, options: EventRecorderOptions = {}): EventRecorder {
+  const dedupeMs = options.dedupeMs ?? 300_000;
   const core = kc.makeApiClient(CoreV1Api);
   const recent = new Map<string, number>();
   const enqueue = createSendQueue<{ target: EventTarget; body: CoreV1Event }>(
@@ -84,6 +97,7 @@ export function createEventRecorder(kc: KubeConfig, component: string, log: Logg
     },
     {
       outranks: ({ body }) => body.type === 'Warning',
+      onDrop: ({ body }) => options.onDrop?.(body.type === 'Warning' ? 'Warning' : 'Normal'),
       onDropped: (count, drained) =>
         drained
           ? log.warn({ dropped: count, maxQueued: MAX_QUEUED_EVENTS }, 'events dropped while the queue was full; it has drained')

@@ -65,7 +65,7 @@ export function startTestOperator(t: ExecutionContext, options: TestOperatorOpti
   const { rolloutConcurrency, rolloutTimeoutMs, rolloutPollIntervalMs, ...settings } = options.settings ?? {};
   // The composition main.ts does, with the test's clients.
   const metrics = createOperatorMetrics(registry);
-  const events = createEventRecorder(kc, 'piggy', log);
+  const events = createEventRecorder(kc, 'piggy', log, { onDrop: (type) => metrics.eventsDropped.inc({ type }) });
   const operator = startOperator({
     kc,
     client: buildResourceClient(kc),

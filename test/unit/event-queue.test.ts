@@ -10,6 +10,7 @@ interface Pending {
 function harness(maxQueued?: number, outranks?: (item: number) => boolean) {
   const started: Pending[] = [];
   const dropped: [number, boolean][] = [];
+  const droppedItems: number[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const enqueue = createSendQueue<number>(
@@ -19,10 +20,10 @@ function harness(maxQueued?: number, outranks?: (item: number) => boolean) {
         maxInFlight = Math.max(maxInFlight, inFlight);
         started.push({ item, finish: (ok) => { inFlight--; if (ok) resolve(); else reject(new Error('refused')); } });
       }),
-    { maxQueued, outranks, onDropped: (count, drained) => dropped.push([count, drained]) },
+    { maxQueued, outranks, onDropped: (count, drained) => dropped.push([count, drained]), onDrop: (item) => droppedItems.push(item) },
   );
   const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-  return { enqueue, started, dropped, settle, maxInFlight: () => maxInFlight };
+  return { enqueue, started, dropped, droppedItems, settle, maxInFlight: () => maxInFlight };
 }
 
 test('items are sent one at a time, in the order they came', async (t) => {
@@ -58,6 +59,7 @@ test('beyond maxQueued new items are dropped: told at the first drop, and the co
   }
   t.deepEqual(h.started.map((p) => p.item), [1, 2, 3], 'the oldest kept, the newest dropped');
   t.deepEqual(h.dropped, [[1, false], [3, true]]);
+  t.deepEqual(h.droppedItems, [4, 5, 6]);
   h.enqueue(7);
   t.is(h.started.at(-1)?.item, 7, 'an idle queue sends at once');
 });
@@ -78,4 +80,5 @@ test('an item that outranks takes the place of the oldest queued item it outrank
   }
   t.deepEqual(h.started.map((p) => p.item), [0, 1, 3, 5]);
   t.deepEqual(h.dropped, [[1, false], [5, true]]);
+  t.deepEqual(h.droppedItems, [2, 4, 8, 6, 7], 'each dropped item, the displaced ones included');
 });
