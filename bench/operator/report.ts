@@ -19,6 +19,8 @@ export interface CaseResult {
   readonly awsCalls: number;
   readonly awsCallsByApi: Readonly<Record<string, number>>;
   readonly secretWrites: number;
+  /** Events the controller's full event queue dropped (piggy_events_dropped_total when all were Ready). */
+  readonly eventsDropped: number;
   readonly peakRssKiB: number;
   readonly retries: number;
   /** CPU ms per object: the API server + etcd for a direct Secret create; for an AWSSecret until Ready (its create included); the controller per AWSSecret. */
@@ -30,7 +32,7 @@ export interface CaseResult {
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export function buildTable(results: readonly CaseResult[]): string {
-  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'N AWSSecrets, no controller', 'its ratio', 'their writes, no controller', 'its ratio', 'direct, connection per request', 'AWS calls', 'controller peak RSS', 'CPU ms per object: API server + etcd, direct', 'their writes, no controller', 'per AWSSecret until Ready', 'controller per AWSSecret'];
+  const header = ['N', 'AWSSecrets created in', 'all Ready after', 'N Secrets created directly', 'ratio', 'N AWSSecrets, no controller', 'its ratio', 'their writes, no controller', 'its ratio', 'direct, connection per request', 'AWS calls', 'Events dropped', 'controller peak RSS', 'CPU ms per object: API server + etcd, direct', 'their writes, no controller', 'per AWSSecret until Ready', 'controller per AWSSecret'];
   const rows = results.map((r) => [
     String(r.count),
     s(r.createMs),
@@ -43,6 +45,7 @@ export function buildTable(results: readonly CaseResult[]): string {
     `${(r.floorMs / r.directMs).toFixed(2)}×`,
     s(r.directStockMs),
     `${r.awsCalls} (${Object.entries(r.awsCallsByApi).map(([api, n]) => `${api} ${n}`).join(', ') || 'none'})`,
+    String(r.eventsDropped),
     `${(r.peakRssKiB / 1024).toFixed(0)} MiB`,
     r.cpuMsPerObject.direct.toFixed(2),
     r.cpuMsPerObject.floor.toFixed(2),
