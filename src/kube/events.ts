@@ -78,10 +78,6 @@ export function createSendQueue<T>(send: (item: T) => Promise<void>, options: Se
   };
 }
 
-/**
- * Records core/v1 Events through a send queue (an event that cannot be written is logged, never
- * retried), and drops an identical event for the same object within `dedupeMs`.
- */
 export interface EventRecorderOptions {
   /** An identical event for the same object within this window is dropped (default 5 minutes). */
   readonly dedupeMs?: number;
@@ -89,6 +85,10 @@ export interface EventRecorderOptions {
   readonly onDrop?: (type: EventType) => void;
 }
 
+/**
+ * Records core/v1 Events through a send queue (an event that cannot be written is logged, never
+ * retried), and drops an identical event for the same object within `dedupeMs`.
+ */
 export function createEventRecorder(kc: KubeConfig, component: string, log: Logger, options: EventRecorderOptions = {}): EventRecorder {
   const dedupeMs = options.dedupeMs ?? 300_000;
   const core = kc.makeApiClient(CoreV1Api);
