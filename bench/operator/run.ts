@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parseConfig } from '../../src/config/config.ts';
 import { randomBytes } from 'node:crypto';
-import { GROUP, MANAGED_SELECTOR, PLURAL, VERSION, type AWSSecret } from '../../src/controller/awssecret.ts';
+import { AWSSECRET_RESOURCE, MANAGED_SELECTOR, type AWSSecret } from '../../src/controller/awssecret.ts';
 import { buildDesiredSecret } from '../../src/controller/desired-secret.ts';
 import { buildSyncedStatus } from '../../src/controller/status.ts';
 import { buildResourceClient } from '../../src/kube/resources.ts';
@@ -32,7 +32,6 @@ import { appendResults, buildTable, describeOptions, type CaseResult } from './r
 
 const STACK_DIR = path.join(repoRoot, '.local', 'bench');
 const RESULTS_FILE = path.join(import.meta.dirname, 'results.md');
-const CRD = { group: GROUP, version: VERSION, plural: PLURAL };
 /** Three keys, as the generated Secrets hold (base64, like Secret data). */
 const floorData = (index: number) => ({ username: Buffer.from('app').toString('base64'), password: Buffer.from(`p-${index}`).toString('base64'), port: Buffer.from('5432').toString('base64') });
 const log = (text: string) => process.stderr.write(`${text}\n`);
@@ -90,7 +89,7 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
   await ensureNamespace(kc, alone);
   const customAlone = kc.makeApiClient(CustomObjectsApi);
   const aloneCreated = await createAll(count, options.concurrency, (i) =>
-    customAlone.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: alone, body: buildAWSSecret(alone, i, pinned(i)) }));
+    customAlone.createNamespacedCustomObject({ ...AWSSECRET_RESOURCE, namespace: alone, body: buildAWSSecret(alone, i, pinned(i)) }));
   log(`[${count}] baseline: ${count} AWSSecrets created with no controller in ${secs(aloneCreated.ms)}`);
 
   // The writes a controller cannot avoid, made by the bench itself with no controller: per object its
@@ -102,10 +101,10 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
   const floorClient = buildResourceClient(kc);
   const hashKey = randomBytes(32);
   const { value: floorCreated, cpu: floorCpu } = await measureCpu({ apiServer }, () => createAll(count, options.concurrency, async (i) => {
-    const awsSecret = (await floorClient.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: floor, body: buildAWSSecret(floor, i, pinned(i)) })) as AWSSecret;
+    const awsSecret = (await floorClient.custom.createNamespacedCustomObject({ ...AWSSECRET_RESOURCE, namespace: floor, body: buildAWSSecret(floor, i, pinned(i)) })) as AWSSecret;
     await floorClient.createSecret(buildDesiredSecret(awsSecret, floorData(i), 'us-east-1', hashKey));
     const status = buildSyncedStatus(awsSecret, { versionIds: pinned(i).versionId, wroteSecret: true }, new Date());
-    await floorClient.patchStatus(CRD, floor, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status);
+    await floorClient.patchStatus(AWSSECRET_RESOURCE, floor, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status);
   }));
   log(`[${count}] floor: ${count} × (AWSSecret create, Secret create, status patch) with no controller in ${secs(floorCreated.ms)}`);
 
@@ -131,7 +130,7 @@ async function runCase(stack: StackInfo, kc: KubeConfig, options: BenchOptions, 
     const since = Date.now();
     const { value: { created, ready }, cpu: operatorCpu } = await measureCpu({ apiServer, controller: [controller.pid] }, async () => {
       const created = await createAll(count, options.concurrency, (i) =>
-        custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, body: buildAWSSecret(namespace, i, pinned(i)) }));
+        custom.createNamespacedCustomObject({ ...AWSSECRET_RESOURCE, namespace, body: buildAWSSecret(namespace, i, pinned(i)) }));
       log(`[${count}] AWSSecrets created in ${secs(created.ms)}; waiting for Ready`);
       let lastProgress = 0;
       const ready = await waitAllReady(kc, namespace, count, since, {

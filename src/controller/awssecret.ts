@@ -5,6 +5,8 @@ export const VERSION = 'v1alpha1';
 export const PLURAL = 'awssecrets';
 export const KIND = 'AWSSecret';
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** The custom resource's group, version and plural, as the custom-objects API takes them. */
+export const AWSSECRET_RESOURCE = { group: GROUP, version: VERSION, plural: PLURAL } as const;
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'piggy';

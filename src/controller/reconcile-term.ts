@@ -4,7 +4,7 @@ import { createInformer } from '../kube/informer.ts';
 import type { ResourceClient } from '../kube/resources.ts';
 import type { AccessPolicy } from '../shared/access-policy.ts';
 import type { Logger } from '../shared/logger.ts';
-import { API_VERSION, GROUP, KIND, MANAGED_SELECTOR, PLURAL, VERSION, keyOf, type AWSSecret } from './awssecret.ts';
+import { API_VERSION, AWSSECRET_RESOURCE, GROUP, KIND, MANAGED_SELECTOR, PLURAL, keyOf, type AWSSecret } from './awssecret.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import { reconcileAWSSecret, type ReconcilerDeps, type SecretWrite, type VersionRef } from './reconciler.ts';
 import type { Rollouts } from './rollouts.ts';
@@ -48,8 +48,6 @@ export interface Term {
   stop(): Promise<void>;
 }
 
-const CRD = { group: GROUP, version: VERSION, plural: PLURAL };
-
 function ownerKey(secret: V1Secret): string | undefined {
   const owner = secret.metadata?.ownerReferences?.find((ref) => ref.kind === KIND && ref.apiVersion.startsWith(`${GROUP}/`));
   const namespace = secret.metadata?.namespace;
@@ -70,7 +68,7 @@ export function startReconcileTerm(deps: TermDeps, onSync: (problem: string | un
     kc: deps.kc,
     name: 'awssecrets',
     path: `/apis/${API_VERSION}/${scope}${PLURAL}`,
-    list: (timeoutMs) => client.listCustomObjects<AWSSecret>(CRD, settings.watchNamespace, timeoutMs),
+    list: (timeoutMs) => client.listCustomObjects<AWSSecret>(AWSSECRET_RESOURCE, settings.watchNamespace, timeoutMs),
     listTimeoutMs: settings.syncTimeoutMs,
     log: deps.log,
   });
@@ -103,7 +101,7 @@ export function startReconcileTerm(deps: TermDeps, onSync: (problem: string | un
       if (written !== undefined && namespace !== undefined && name !== undefined) ownWrites.set(keyOf(namespace, name), written);
     },
     patchStatus: (awsSecret, status) =>
-      client.patchStatus(CRD, awsSecret.metadata.namespace, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status),
+      client.patchStatus(AWSSECRET_RESOURCE, awsSecret.metadata.namespace, awsSecret.metadata.name, awsSecret.metadata.resourceVersion, status),
     fetchVersion: deps.fetchVersion,
     dataHashKey: deps.dataHashKey,
     recordEvent: (awsSecret, type, reason, message) =>
