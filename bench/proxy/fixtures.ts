@@ -2,8 +2,9 @@
 // pod-bound token from TokenRequest (what the kubelet projects), and the secret they all read.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ensureServiceAccount, forEachLimited, requestPodToken } from '../../scripts/local/kube-objects.ts';
+import { parsePodConfig } from '../../src/config/annotations.ts';
 import { DEFAULT_PROXY_TOKEN_AUDIENCE } from '../../src/config/config.ts';
-import { DEFAULT_STAGE, formatAdmissionRecord } from '../../src/shared/admission-record.ts';
+import { buildLauncherEnv } from '../../src/webhook/mutate.ts';
 import { buildCommandSignature, formatPiggyUids, PIGGY_UID_ANNOTATION } from '../../src/shared/injection-contract.ts';
 import type { LoadRequest } from '../load.ts';
 
@@ -21,9 +22,10 @@ export interface BenchPod {
 }
 
 /**
- * N pods as the webhook leaves them (piggy-uid annotation, one wrapped container with its admission
- * record in PIGGY_ADMISSION, the webhook's defaults) and a pod-bound token each, for the audience
- * the webhook's projected token carries (the automounted one is refused).
+ * N pods as the webhook leaves them (piggy-uid annotation, one wrapped container with the env the
+ * webhook's own buildLauncherEnv writes, the admission record PIGGY_ADMISSION included) and a
+ * pod-bound token each, for the audience the webhook's projected token carries (the automounted one
+ * is refused).
  */
 export async function createPods(kc: KubeConfig, count: number): Promise<BenchPod[]> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -33,22 +35,17 @@ export async function createPods(kc: KubeConfig, count: number): Promise<BenchPo
   await forEachLimited(Array.from({ length: count }, (_unused, index) => index), 16, async (index) => {
     const containerUid = index.toString(16).padStart(32, '0');
     const name = `app-${index}`;
+    const annotations = { 'piggysec.com/aws-secret-name': SECRET, [PIGGY_UID_ANNOTATION]: formatPiggyUids({ [containerUid]: signature }) };
+    const parsed = parsePodConfig(annotations, {}, { namespace: NAMESPACE });
+    if (!parsed.ok) throw new Error(`the bench pod's annotations do not parse: ${JSON.stringify(parsed.issues)}`);
+    const env = buildLauncherEnv(parsed.config, containerUid, undefined, { signature, namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT });
     const created = await core.createNamespacedPod({
       namespace: NAMESPACE,
       body: {
-        metadata: { name, annotations: { 'piggysec.com/aws-secret-name': SECRET, [PIGGY_UID_ANNOTATION]: formatPiggyUids({ [containerUid]: signature }) } },
+        metadata: { name, annotations },
         spec: {
           serviceAccountName: SERVICE_ACCOUNT,
-          containers: [{
-            name: 'app',
-            image: 'registry.example/app:1',
-            command: ['/piggy/piggy-env'],
-            args: ['--', ...TEMPLATE],
-            env: [
-              { name: 'PIGGY_UID', value: containerUid },
-              { name: 'PIGGY_ADMISSION', value: formatAdmissionRecord({ uid: containerUid, signature, target: { kind: 'secretsManager', secretId: SECRET, region: undefined, version: { kind: 'stage', value: DEFAULT_STAGE } }, enforceIntegrity: true, enforceServiceAccount: false }) },
-            ],
-          }],
+          containers: [{ name: 'app', image: 'registry.example/app:1', command: ['/piggy/piggy-env'], args: ['--', ...TEMPLATE], env }],
         },
       },
     });
